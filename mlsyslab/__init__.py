@@ -35,13 +35,12 @@ from .kv import (
     max_sequences,
 )
 from .models import MODELS, Model, model
-from .queueing import (
-    batch_frontier,
-    goodput,
-    max_rate_for_slo,
-    queue,
-    simulate_continuous_batching,
-)
+from .deployment import Deployment, StepTime, calibrated_efficiency
+from .goodput import GoodputResult, batch_frontier, goodput
+from .load import LoadResult, load
+from .queueing import erlang_b, erlang_c, max_rate_for_slo, queue
+from .simulation import SimulationResult, simulate
+from .slo import SLO
 from .reasoning import STRATEGIES, ReasoningResult, reason, sweep_steps
 from .routing import POLICIES, cascade, replica_routing
 from .serving import (
@@ -70,7 +69,9 @@ __version__ = "0.1.0"
 __all__ = [
     "ureg", "Q_",
     "Accelerator", "HARDWARE", "accelerator", "Model", "MODELS", "model",
-    "Efficiency", "DEFAULT_EFFICIENCY", "ServingResult", "serve", "decode_step", "arithmetic_intensity",
+    "Deployment", "StepTime", "Efficiency", "DEFAULT_EFFICIENCY", "calibrated_efficiency",
+    "ServingResult", "serve", "decode_step", "arithmetic_intensity",
+    "load", "LoadResult", "simulate", "SimulationResult", "SLO",
     "kv_bytes_per_token", "kv_bytes_per_sequence", "kv_pool", "max_sequences", "kv_cache",
     "allocation_waste",
     "reason", "sweep_steps", "ReasoningResult", "STRATEGIES",
@@ -79,7 +80,7 @@ __all__ = [
     "CacheProvider", "CACHE_PROVIDERS", "cache_provider", "break_even_calls", "request_cost",
     "ttl_fit", "serving_effect",
     "cascade", "replica_routing", "POLICIES",
-    "queue", "max_rate_for_slo", "goodput", "batch_frontier", "simulate_continuous_batching",
+    "queue", "erlang_b", "erlang_c", "max_rate_for_slo", "goodput", "GoodputResult", "batch_frontier",
     "MlsyslabError", "UnknownNameError", "UnitError", "ValueRangeError", "InfeasibleError",
     "CatalogError",
 ]

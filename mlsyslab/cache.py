@@ -195,7 +195,7 @@ class ServingCacheEffect:
                 f"{self.prefix_kv_bytes / 1e9:,.2f} GB of KV")
 
 
-def serving_effect(model, hardware, *, prompt_tokens, prefix_tokens, hit_rate, batch=1,
+def serving_effect(model, hardware=None, *, prompt_tokens, prefix_tokens, hit_rate, batch=1,
                    output_tokens=256, **serve_kw) -> ServingCacheEffect:
     """TTFT with and without a cached prefix of ``prefix_tokens``, weighted by ``hit_rate``."""
     if not 0 <= hit_rate <= 1:
@@ -208,12 +208,13 @@ def serving_effect(model, hardware, *, prompt_tokens, prefix_tokens, hit_rate, b
     warm = serve(model, hardware, batch=batch, prompt_tokens=P, output_tokens=output_tokens,
                  cached_prompt_tokens=C, **serve_kw)
     cold.require_feasible()
-    s = cold._setup
-    full = s.flops_per_token * P + 0.5 * s.attn_flops_per_ctx * P * P
-    part = s.flops_per_token * (P - C) + 0.5 * s.attn_flops_per_ctx * (P * P - C * C)
+    dep = cold.deployment
+    a = dep.attention_flops_per_context_token
+    full = dep.flops_per_token * P + 0.5 * a * P * P
+    part = dep.flops_per_token * (P - C) + 0.5 * a * (P * P - C * C)
     return ServingCacheEffect(
         hit_rate=hit_rate, ttft_cold_s=cold.ttft_s, ttft_warm_s=warm.ttft_s,
         ttft_expected_s=hit_rate * warm.ttft_s + (1 - hit_rate) * cold.ttft_s,
         prefill_flops_saved=hit_rate * (1 - part / full),
-        prefix_kv_bytes=C * s.kv_bytes_per_token, memory_per_gpu_bytes=warm.memory_per_gpu_bytes,
+        prefix_kv_bytes=C * dep.kv_bytes_per_token, memory_per_gpu_bytes=warm.memory_per_gpu_bytes,
     )

@@ -1,4 +1,4 @@
-"""Command line: ``mlsyslab models|hardware|serve|kv|reason|tco|cache|route|goodput``.
+"""Command line: ``mlsyslab models|hardware|serve|load|kv|reason|tco|cache|route|goodput``.
 
 Readable summaries by default, JSON with ``--json``. Bad input (unknown name, non-positive size,
 unknown precision, wrong unit) exits with status 2 and one line on stderr; never a traceback.
@@ -106,6 +106,55 @@ def _cmd_serve(args) -> None:
     _emit(args, r.summary(), str(r))
 
 
+def _numbers(text: str, *, integer: bool) -> list:
+    out = []
+    for part in text.split(","):
+        try:
+            v = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+        if not np.isfinite(v) or v <= 0 or (integer and v != int(v)):
+            kind = "whole numbers >= 1" if integer else "finite numbers > 0"
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {part!r}")
+        out.append(int(v) if integer else v)
+    return out
+
+
+def _int_list(text: str) -> list:
+    return _numbers(text, integer=True)
+
+
+def _float_list(text: str) -> list:
+    return _numbers(text, integer=False)
+
+
+def _cmd_load(args) -> None:
+    from .load import load
+
+    if (args.concurrency is None) == (args.rate is None):
+        raise MlsyslabError("give exactly one of --concurrency or --rate")
+    r = load(args.model, args.gpu, concurrency=None if args.concurrency is None else np.array(args.concurrency),
+             rate=None if args.rate is None else np.array(args.rate), prompt_tokens=args.prompt,
+             output_tokens=args.output, prompt_cv=args.prompt_cv, output_cv=args.output_cv,
+             tp=args.tp, weights=args.weights, kv=args.kv, max_batch=args.max_batch,
+             max_batched_tokens=args.max_batched_tokens)
+    keys = ("concurrency" if args.rate is None else "rate", "ttft_ms", "ttft_p99_ms", "itl_ms",
+            "itl_p99_ms", "e2e_ms", "throughput_tok_s", "batch", "queue", "bottleneck", "feasible", "reason")
+    rows = [{k: row[k] for k in keys} for row in r.rows()]
+    head = (f"{r.deployment}; {args.prompt:,} in / {args.output:,} out, "
+            f"{'closed loop' if args.rate is None else 'Poisson arrivals'}")
+    lines = [head, f"{keys[0]:>11} {'TTFT ms':>9} {'p99':>9} {'ITL ms':>8} {'p99':>8} {'e2e ms':>10} "
+                   f"{'tokens/s':>10} {'batch':>7}  bound by"]
+    for row in rows:
+        if not row["feasible"]:
+            lines.append(f"{row[keys[0]]:>11g}  infeasible: {row['reason']}")
+            continue
+        lines.append(f"{row[keys[0]]:>11g} {row['ttft_ms']:>9,.0f} {row['ttft_p99_ms']:>9,.0f} "
+                     f"{row['itl_ms']:>8.1f} {row['itl_p99_ms']:>8.1f} {row['e2e_ms']:>10,.0f} "
+                     f"{row['throughput_tok_s']:>10,.0f} {row['batch']:>7.1f}  {row['bottleneck']}")
+    _emit(args, {"rows": rows}, "\n".join(lines))
+
+
 def _cmd_kv(args) -> None:
     from .kv import kv_cache
 
@@ -132,7 +181,8 @@ def _cmd_tco(args) -> None:
 
     output = args.output + (args.steps * args.tokens_per_step if args.steps else 0)
     f = fleet(args.model, args.gpu, qps=args.qps, prompt_tokens=args.prompt, output_tokens=output,
-              slo_itl_ms=args.slo_itl_ms, tp=args.tp, weights=args.weights, kv=args.kv,
+              slo_ttft_ms=args.slo_ttft_ms, slo_itl_ms=args.slo_itl_ms, tp=args.tp,
+              weights=args.weights, kv=args.kv, max_batch=args.max_batch,
               plan="naive" if args.naive else "batched")
     if not f.feasible:
         payload = {**f.summary(), "annual_usd": None, "usd_per_million_output_tokens": None,
@@ -167,7 +217,7 @@ def _cmd_route(args) -> None:
         r = cascade(args.small, args.large, args.gpu, qps=args.qps, easy_fraction=args.easy_fraction,
                     escalation_rate=args.escalation, small_steps=args.small_steps,
                     large_steps=args.large_steps, prompt_tokens=args.prompt, answer_tokens=args.answer,
-                    slo_itl_ms=args.slo_itl_ms)
+                    slo_itl_ms=args.slo_itl_ms, slo_ttft_ms=args.slo_ttft_ms)
         payload = r.summary()
         payload["hit_rate"] = None
         payload["mean_ttft_ms"] = None
@@ -182,12 +232,14 @@ def _cmd_route(args) -> None:
 
 
 def _cmd_goodput(args) -> None:
-    from .queueing import goodput
+    from .goodput import goodput
+    from .slo import SLO
 
-    r = goodput(args.model, args.gpu, rate=args.rate, slo_ttft_ms=args.slo_ttft_ms,
-                slo_tpot_ms=args.slo_tpot_ms, replicas=args.replicas, batch=args.batch,
-                prompt_tokens=args.prompt, output_tokens=args.output, quality=args.quality,
-                tp=args.tp, weights=args.weights, kv=args.kv)
+    slo = SLO(ttft_ms=args.slo_ttft_ms, itl_ms=args.slo_itl_ms, ttft_stat=args.ttft_stat,
+              itl_stat=args.itl_stat)
+    r = goodput(args.model, args.gpu, rate=args.rate, slo=slo, replicas=args.replicas,
+                max_batch=args.max_batch, prompt_tokens=args.prompt, output_tokens=args.output,
+                quality=args.quality, tp=args.tp, weights=args.weights, kv=args.kv)
     _emit(args, r.summary(), str(r))
 
 
@@ -221,6 +273,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kv", default="fp16")
     _add_common(p)
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("load", help="serving under load: TTFT, ITL and throughput against concurrency or rate")
+    p.add_argument("--model", required=True, help="catalog key, e.g. llama-3-70b")
+    p.add_argument("--gpu", required=True, help="catalog key, e.g. h100-sxm")
+    p.add_argument("--concurrency", type=_int_list, default=None,
+                   help="closed loop: clients, comma-separated (e.g. 1,5,25,50,100)")
+    p.add_argument("--rate", type=_float_list, default=None,
+                   help="open loop: Poisson arrivals in requests/s, comma-separated")
+    p.add_argument("--prompt", type=_positive_int, default=512, help="mean prompt tokens (default 512)")
+    p.add_argument("--output", type=_positive_int, default=256, help="mean output tokens, >= 2 (default 256)")
+    p.add_argument("--prompt-cv", type=float, default=0.0, help="coefficient of variation of prompt lengths (default 0)")
+    p.add_argument("--output-cv", type=float, default=0.0, help="coefficient of variation of output lengths (default 0)")
+    p.add_argument("--tp", type=_positive_int, default=1, help="tensor-parallel degree (default 1)")
+    p.add_argument("--weights", default="fp16", help="weight precision (default fp16)")
+    p.add_argument("--kv", default="fp16", help="KV-cache precision (default fp16)")
+    p.add_argument("--max-batch", type=_positive_int, default=None,
+                   help="cap on running sequences (default: the memory limit)")
+    p.add_argument("--max-batched-tokens", type=_positive_int, default=8192,
+                   help="token budget of one step, chunked prefill (default 8192)")
+    _add_common(p)
+    p.set_defaults(func=_cmd_load)
 
     p = sub.add_parser("kv", help="KV-cache bytes and how many sequences fit")
     p.add_argument("--model", required=True)
@@ -261,7 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens-per-step", type=_positive_int, default=256)
     p.add_argument("--prompt", type=_positive_int, default=512)
     p.add_argument("--output", type=_positive_int, default=256)
-    p.add_argument("--slo-itl-ms", type=_positive_float, default=None)
+    p.add_argument("--slo-ttft-ms", type=_positive_float, default=None,
+                   help="p99 time-to-first-token target in ms (default 2000 when no target is given)")
+    p.add_argument("--slo-itl-ms", type=_positive_float, default=None, help="mean inter-token latency target in ms")
+    p.add_argument("--max-batch", type=_positive_int, default=None, help="cap on running sequences (default: memory)")
     p.add_argument("--tp", type=_positive_int, default=None, help="fix tp (default: cheapest that fits)")
     p.add_argument("--weights", default="fp16")
     p.add_argument("--kv", default="fp16")
@@ -294,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--large-steps", type=int, default=8)
     c.add_argument("--prompt", type=_positive_int, default=512)
     c.add_argument("--answer", type=_positive_int, default=256)
-    c.add_argument("--slo-itl-ms", type=_positive_float, default=None)
+    c.add_argument("--slo-ttft-ms", type=_positive_float, default=None, help="p99 TTFT target in ms")
+    c.add_argument("--slo-itl-ms", type=_positive_float, default=None, help="mean ITL target in ms")
     _add_common(c)
     c.set_defaults(func=_cmd_route)
     r = route.add_parser("replicas", help="prefix-cache hit rate of a replica-routing policy")
@@ -311,14 +388,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(r)
     r.set_defaults(func=_cmd_route)
 
-    p = sub.add_parser("goodput", help="requests per second meeting TTFT, TPOT and quality gates")
+    p = sub.add_parser("goodput", help="requests per second meeting TTFT, ITL and quality gates")
     p.add_argument("--model", required=True)
     p.add_argument("--gpu", required=True)
     p.add_argument("--rate", type=_positive_float, required=True, help="requests per second")
-    p.add_argument("--slo-ttft-ms", type=_positive_float, required=True)
-    p.add_argument("--slo-tpot-ms", type=_positive_float, required=True)
+    p.add_argument("--slo-ttft-ms", type=_positive_float, default=None, help="TTFT target in ms")
+    p.add_argument("--slo-itl-ms", type=_positive_float, default=None, help="inter-token latency target in ms")
+    p.add_argument("--ttft-stat", default="p99", choices=["mean", "p50", "p90", "p99"],
+                   help="statistic the TTFT target bounds (default p99)")
+    p.add_argument("--itl-stat", default="mean", choices=["mean", "p50", "p90", "p99"],
+                   help="statistic the ITL target bounds (default mean)")
     p.add_argument("--replicas", type=_positive_int, default=1)
-    p.add_argument("--batch", type=_positive_int, default=16)
+    p.add_argument("--max-batch", type=_positive_int, default=None, help="cap on running sequences (default: memory)")
     p.add_argument("--prompt", type=_positive_int, default=512)
     p.add_argument("--output", type=_positive_int, default=256)
     p.add_argument("--quality", type=_fraction, default=1.0, help="pass rate of answers")
@@ -340,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except MlsyslabError as exc:
         print(f"mlsyslab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        print(f"mlsyslab {args.command}: internal error (a bug, please report it): "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     return 0
 

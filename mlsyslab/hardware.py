@@ -36,7 +36,7 @@ class Accelerator:
     name : str
         Display name.
     memory_gb : float
-        HBM (or GDDR) capacity, in GB (1e9 bytes).
+        HBM (or GDDR) capacity, in GB (1e9 bytes); the catalog converts vendors' GiB.
     memory_bandwidth_gb_s : float
         Peak memory bandwidth, in GB/s.
     peak_tflops : dict
@@ -113,7 +113,7 @@ class Accelerator:
 
     def __str__(self) -> str:
         peaks = ", ".join(f"{p} {v:g}" for p, v in self.peak_tflops.items())
-        return (f"{self.name}: {self.memory_gb:g} GB at {self.memory_bandwidth_gb_s:,.0f} GB/s, "
+        return (f"{self.name}: {self.memory_gb:,.1f} GB at {self.memory_bandwidth_gb_s:,.0f} GB/s, "
                 f"peak TFLOP/s {peaks}, {self.tdp_w:g} W")
 
 
@@ -131,7 +131,15 @@ def _load() -> Catalog[Accelerator]:
             if sid not in sources:
                 raise CatalogError(f"hardware.toml: {key}.{name} names no known source ({sid!r})")
             srcs[name] = sources[sid]
-            values[name] = entry if name == "peak_tflops" else entry["v"]
+            if name == "peak_tflops":
+                values[name] = entry
+            elif name == "memory_gb":
+                unit = entry.get("unit", "GB")
+                if unit not in ("GB", "GiB"):
+                    raise CatalogError(f"hardware.toml: {key}.memory_gb unit must be GB or GiB; got {unit!r}")
+                values[name] = entry["v"] * (2**30 / 1e9 if unit == "GiB" else 1.0)
+            else:
+                values[name] = entry["v"]
         entries[key] = Accelerator(key=key, name=raw["name"], vendor=raw.get("vendor", ""),
                                    sources=srcs, **values)
         for alias in raw.get("aliases", []):

@@ -15,7 +15,8 @@ MLA caches one compressed latent plus a small decoupled RoPE key per token and l
 
 With ``tp`` GPUs the KV heads are split across ranks (``min(tp, kv_heads)`` ways; beyond that
 they are replicated); an MLA latent is replicated on every rank. The pool per GPU, derived from
-hardware, is ``capacity * (1 - memory_reserve) - weights / tp``.
+hardware, is ``capacity * memory_utilization - weights / tp - workspace``
+(:meth:`mlsyslab.Deployment.kv_pool_bytes`).
 
 Allocation: a contiguous allocator reserves ``max_context`` tokens per sequence up front; a paged
 allocator (vLLM's PagedAttention) reserves blocks of ``block_size`` tokens as they fill, wasting
@@ -28,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .deployment import Deployment, as_deployment, kv_bytes_per_token_per_gpu
 from .errors import ValueRangeError
-from .hardware import accelerator as _hardware
 from .models import model as _model
-from .precision import BYTES_PER_ELEMENT, KV_PRECISIONS, WEIGHT_PRECISIONS, check_precision
+from .precision import KV_PRECISIONS, check_precision
 from .units import magnitude, quantity
 
 __all__ = [
@@ -41,38 +42,40 @@ __all__ = [
 
 
 def _per_token(m, kv: str, tp: int = 1) -> float:
-    kv = check_precision(kv, KV_PRECISIONS, "KV-cache")
-    tp_kv = 1 if m.attention == "mla" else min(tp, m.kv_heads)
-    return m.kv_elements_per_token * BYTES_PER_ELEMENT[kv] / tp_kv
+    return kv_bytes_per_token_per_gpu(m, kv, tp)
 
 
 def kv_bytes_per_token(model, kv: str = "fp16", *, tp: int = 1):
     """KV-cache bytes one token occupies (per GPU when ``tp > 1``), as a quantity in bytes/token."""
-    return quantity(_per_token(_model(model), kv, _tp(tp)), "byte/token")
+    m = _model(model)
+    return quantity(_per_token(m, kv, _tp(tp, m)), "byte/token")
 
 
 def kv_bytes_per_sequence(model, context, kv: str = "fp16", *, tp: int = 1):
     """KV-cache bytes of one sequence of ``context`` tokens (number, array or quantity), in GB."""
     c = magnitude(context, "token", "context", minimum=0)
-    return quantity(c * _per_token(_model(model), kv, _tp(tp)), "byte").to("GB")
+    m = _model(model)
+    return quantity(c * _per_token(m, kv, _tp(tp, m)), "byte").to("GB")
 
 
-def _tp(tp) -> int:
+def _tp(tp, m=None, hw=None) -> int:
     t = magnitude(tp, "", "tp", minimum=1, integer=True)
     if np.ndim(t):
         raise ValueRangeError("tp must be a single whole number")
+    if m is not None:
+        # the same rule as every other model: tp divides the heads and fits one server
+        Deployment(m, hw if hw is not None else "h100-sxm", tp=int(t))
     return int(t)
 
 
-def kv_pool(model, hardware, *, tp: int = 1, weights: str = "fp16", memory_reserve: float | None = None):
-    """Memory left for KV on each GPU: ``capacity * (1 - reserve) - weights / tp`` (GB, may be < 0)."""
-    from .serving import DEFAULT_EFFICIENCY
+def kv_pool(model, hardware=None, *, tp: int = 1, weights: str = "fp16", memory_utilization=0.9):
+    """Memory left for KV on each GPU, ``capacity * memory_utilization - weights / tp - workspace``.
 
-    m, hw = _model(model), _hardware(hardware)
-    weights = check_precision(weights, WEIGHT_PRECISIONS, "weight")
-    reserve = DEFAULT_EFFICIENCY.memory_reserve if memory_reserve is None else memory_reserve
-    w = m.params_b * 1e9 * BYTES_PER_ELEMENT[weights] / _tp(tp)
-    return quantity(hw.memory_gb * 1e9 * (1 - reserve) - w, "byte").to("GB")
+    In GB; negative when the weights alone do not fit. Takes a :class:`~mlsyslab.Deployment` or
+    a model and hardware.
+    """
+    dep = as_deployment(model, hardware, tp=tp, weights=weights, memory_utilization=memory_utilization)
+    return quantity(float(dep.kv_pool_bytes()), "byte").to("GB")
 
 
 def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None, tp: int = 1,
@@ -84,7 +87,7 @@ def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None,
     (or int array); 0 where not even one fits (including when the weights alone do not fit).
     """
     m = _model(model)
-    t = _tp(tp)
+    t = _tp(tp, m, hardware)
     if (pool is None) == (hardware is None):
         raise ValueRangeError("give exactly one of pool= or hardware=")
     if pool is None:
@@ -131,7 +134,7 @@ def kv_cache(model, context, kv: str = "fp16", *, pool=None, hardware=None, tp: 
              weights: str = "fp16") -> KVCacheResult:
     """Bytes per token and per sequence, and (with ``pool`` or ``hardware``) the sequences that fit."""
     m = _model(model)
-    t = _tp(tp)
+    t = _tp(tp, m, hardware)
     kv = check_precision(kv, KV_PRECISIONS, "KV-cache")
     c = magnitude(context, "token", "context", strictly_positive=True)
     if np.ndim(c):

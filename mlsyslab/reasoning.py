@@ -38,10 +38,10 @@ import numpy as np
 
 from ._report import Report
 from .errors import ValueRangeError
-from .hardware import accelerator
+from .deployment import Efficiency, as_deployment
 from .kv import kv_bytes_per_token
 from .models import model as _model
-from .serving import Efficiency, decode_step, serve
+from .serving import decode_step, serve
 from .units import magnitude, quantity
 
 __all__ = ["reason", "sweep_steps", "ReasoningResult", "STRATEGIES"]
@@ -193,7 +193,7 @@ def _run(strategy, m, hw, *, steps, T, P, A, n, parallel, b, w, v, verifier, c, 
     return phases, steps * (T + v) + A, 1, ctx + A, ctx + A
 
 
-def reason(model, hardware, *, strategy: str = "cot", steps=1, tokens_per_step=256,
+def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_step=256,
            prompt_tokens=512, answer_tokens=256, samples: int = 1, parallel: bool = True,
            branching: int = 2, beam: int = 1, verifier=None, verifier_tokens=32,
            concurrency: int = 1, tp: int = 1, weights: str = "fp16", kv: str = "fp16",
@@ -246,9 +246,10 @@ def reason(model, hardware, *, strategy: str = "cot", steps=1, tokens_per_step=2
         raise ValueRangeError(f"pue must be at least 1; got {pue!r}")
     if not 0 < power_fraction <= 1:
         raise ValueRangeError(f"power_fraction must be in (0, 1]; got {power_fraction!r}")
-    m, hw = _model(model), accelerator(hardware)
+    dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency)
+    m, hw = dep.model, dep.hardware
     ver = _model(verifier) if verifier is not None else m
-    common = dict(tp=tp, weights=weights, kv=kv, efficiency=efficiency)
+    common = dict(tp=dep.tp, weights=dep.weights, kv=dep.kv, efficiency=dep.efficiency)
 
     phases, tokens, live, kv_tokens, final_ctx = _run(
         strategy, m, hw, steps=K, T=T, P=P, A=A, n=n, parallel=parallel, b=b, w=w, v=v,

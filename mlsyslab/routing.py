@@ -111,12 +111,14 @@ class CascadeResult:
 
 def cascade(small, large, hardware, *, qps, easy_fraction, escalation_rate: float = 0.0,
             prompt_tokens=512, answer_tokens=256, small_steps: int = 0, large_steps: int = 8,
-            tokens_per_step=256, slo_itl_ms=None, small_hardware=None, small_weights="fp16",
-            large_weights="fp16", pricing="on-demand", duration="365 day") -> CascadeResult:
+            tokens_per_step=256, slo=None, slo_itl_ms=None, slo_ttft_ms=None, small_hardware=None,
+            small_weights="fp16", large_weights="fp16", small_tp=None, large_tp=None, kv="fp16",
+            pricing="on-demand", duration="365 day") -> CascadeResult:
     """Size and cost a two-model cascade against the all-large baseline; see the module docstring.
 
     ``small_steps`` / ``large_steps``: reasoning steps of ``tokens_per_step`` each model spends
-    before its ``answer_tokens`` (0: no reasoning).
+    before its ``answer_tokens`` (0: no reasoning). Both fleets are sized by :func:`fleet` for the
+    same :class:`~mlsyslab.SLO` (``slo``, or one built from ``slo_ttft_ms``/``slo_itl_ms``).
     """
     for name, v in (("easy_fraction", easy_fraction), ("escalation_rate", escalation_rate)):
         if not 0 <= v <= 1:
@@ -126,13 +128,15 @@ def cascade(small, large, hardware, *, qps, easy_fraction, escalation_rate: floa
     out_small = int(small_steps) * T + int(answer_tokens)
     out_large = int(large_steps) * T + int(answer_tokens)
     shw = small_hardware or hardware
-    kw = dict(prompt_tokens=prompt_tokens, slo_itl_ms=slo_itl_ms)
-    base = fleet(large, hardware, qps=q, output_tokens=out_large, weights=large_weights, **kw).require_feasible()
+    kw = dict(prompt_tokens=prompt_tokens, slo=slo, slo_itl_ms=slo_itl_ms, slo_ttft_ms=slo_ttft_ms, kv=kv)
+    big = dict(weights=large_weights, tp=large_tp)
+    base = fleet(large, hardware, qps=q, output_tokens=out_large, **big, **kw).require_feasible()
     base_cost = tco(base, duration, pricing)
     q_small = easy_fraction * q
     q_large = (1 - easy_fraction + easy_fraction * escalation_rate) * q
-    fs = fleet(small, shw, qps=q_small, output_tokens=out_small, weights=small_weights, **kw) if q_small > 0 else None
-    fl = fleet(large, hardware, qps=q_large, output_tokens=out_large, weights=large_weights, **kw) if q_large > 0 else None
+    fs = (fleet(small, shw, qps=q_small, output_tokens=out_small, weights=small_weights, tp=small_tp, **kw)
+          if q_small > 0 else None)
+    fl = fleet(large, hardware, qps=q_large, output_tokens=out_large, **big, **kw) if q_large > 0 else None
     costs = [tco(f.require_feasible(), duration, pricing) for f in (fs, fl) if f is not None]
     total = sum(c.total_usd for c in costs)
     years = costs[0].days / 365.0

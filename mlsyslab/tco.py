@@ -2,22 +2,23 @@ r"""Fleet sizing and total cost of ownership: from a serving operating point to 
 
 Fleet sizing
 ------------
-A *replica* is one copy of the model on ``tp`` GPUs of one server. At batch ``B`` it finishes
-``B`` queries every ``e2e(B)`` seconds, so its capacity is ``B / e2e(B)`` queries/s::
+A *replica* is one :class:`~mlsyslab.Deployment` (a copy of the model on ``tp`` GPUs of one
+server). Traffic of ``QPS`` queries/s is split evenly over ``R`` replicas, so each sees Poisson
+arrivals at ``QPS / R``. With the load model (:func:`mlsyslab.load`: continuous batching,
+chunked prefill, queueing) :func:`fleet` finds the largest rate ``r*`` at which one replica still
+meets the :class:`~mlsyslab.SLO` (TTFT and ITL statistics as the SLO names them), then::
 
-    replicas = ceil(QPS / (target_utilisation * B / e2e(B)))
-    GPUs     = replicas * tp,   nodes = ceil(GPUs / GPUs per server)
+    replicas = ceil(QPS / r*),   GPUs = replicas * tp,   nodes = ceil(GPUs / GPUs per server)
 
-:func:`fleet` tries every tensor-parallel degree that fits (1, 2, 4, 8 dividing the head count),
-takes for each the largest batch whose ITL (and end-to-end latency) meets the SLO, and keeps the
-plan with the fewest GPUs. A configuration that fits at no tp, or meets the SLO at no batch, is
-returned *infeasible* with the reason, and :func:`tco` refuses to cost it.
+It tries every tensor-parallel degree that fits and keeps the plan with the fewest GPUs. There
+is no fixed utilisation target and no hidden batch cap: headroom is whatever the SLO leaves,
+and the batch is bounded by memory unless ``max_batch`` is given. A configuration that fits at
+no tp, or misses the SLO even at a trickle of traffic, is returned *infeasible* with the reason,
+and :func:`tco` refuses to cost it.
 
-``plan="naive"`` is the mistake to learn from: one query per replica at batch 1, so a replica
-serves ``1 / e2e(1)`` queries/s (Little's law: QPS x latency replicas busy at once).
-
-``target_utilisation`` (default 0.8) keeps headroom for bursts and queueing (see
-:mod:`mlsyslab.queueing` for what running hotter does to tail latency).
+``plan="naive"`` is the back-of-the-envelope mistake to learn from: one request at a time per
+replica (``max_batch=1``) and Little's law, ``replicas = ceil(QPS x e2e)``, with no queueing
+(so no SLO can be promised: its p99 TTFT is what an M/G/1 queue at that load gives).
 
 Cost
 ----
@@ -32,7 +33,8 @@ all year. Owned: per GPU-year ::
     hosting    = TDP * (1 + host_power_fraction) * $/kW-month * 12
 
 billed for whole servers. Dollars are split between input and output tokens by the share of
-replica time spent in prefill (``TTFT / e2e``) and in decode, which is why output tokens cost more.
+replica time spent on prompt tokens (the extra time of steps that carry prompt chunks) and on
+decode, which is why output tokens cost more.
 Assumptions and their sources are in ``mlsyslab/data/pricing.toml``.
 """
 
@@ -47,12 +49,14 @@ from ._catalog import read_data
 from ._report import Report
 from .errors import CatalogError, ValueRangeError
 from .hardware import Accelerator, accelerator
+from .deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, Efficiency, valid_tps
+from .load import LoadResult, load
 from .models import model as _model
-from .serving import Efficiency, ServingResult, serve
+from .slo import SLO
 from .units import magnitude, quantity
 
 __all__ = [
-    "Fleet", "fleet", "Pricing", "PRICING_DEFAULTS", "TCOResult", "tco",
+    "Fleet", "fleet", "DEFAULT_SLO", "Pricing", "PRICING_DEFAULTS", "TCOResult", "tco",
     "cost_per_million_tokens", "cost_per_query", "billed_cost", "cost_per_accepted",
 ]
 
@@ -125,7 +129,7 @@ def cost_per_accepted(cost_per_attempt, pass_rate: float, retries: int = 0):
 
 @dataclass(frozen=True)
 class Fleet(Report):
-    """A sized fleet: how many accelerators serve ``qps`` at the chosen operating point."""
+    """A sized fleet: how many replicas serve ``qps`` within the SLO, and how each one runs."""
 
     model: str
     hardware: Accelerator
@@ -133,134 +137,197 @@ class Fleet(Report):
     qps: float
     prompt_tokens: int
     output_tokens: int
+    slo: SLO
     feasible: bool
     reason: str | None
     tp: int = 0
-    batch: int = 0
     replicas: int = 0
     gpus: int = 0
     nodes: int = 0
-    replica_qps: float = float("nan")
-    utilisation: float = float("nan")
+    replica_qps: float = float("nan")       # the most one replica sustains within the SLO
+    capacity_qps: float = float("nan")      # one replica's throughput with every slot filled
+    utilisation: float = float("nan")       # load per replica / capacity
+    batch: float = float("nan")             # mean requests inside a replica at this load
+    batch_limit: int = 0
     ttft_s: float = float("nan")
+    ttft_p99_s: float = float("nan")
     itl_s: float = float("nan")
+    itl_p99_s: float = float("nan")
     e2e_s: float = float("nan")
     prefill_share: float = float("nan")
     replica_tokens_per_s: float = float("nan")
-    slo_itl_ms: float | None = None
-    slo_latency_s: float | None = None
-    serving: ServingResult | None = field(default=None, repr=False, compare=False)
+    bottleneck: str | None = None
+    load: LoadResult | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict:
         ok = self.feasible
+
+        def r(x, nd):
+            return round(float(x), nd) if ok and np.isfinite(x) else None
+
         return {
             "model": self.model, "gpu": self.hardware.key, "plan": self.plan, "qps": self.qps,
-            "feasible": ok, "reason": self.reason, "gpus": self.gpus, "nodes": self.nodes,
-            "tp": self.tp, "batch": self.batch, "replicas": self.replicas,
-            "replica_qps": round(self.replica_qps, 5) if ok else None,
-            "utilisation": round(self.utilisation, 4) if ok else None,
-            "e2e_ms": round(self.e2e_s * 1e3, 2) if ok else None,
-            "itl_ms": round(self.itl_s * 1e3, 4) if ok else None,
+            "slo": str(self.slo), "feasible": ok, "reason": self.reason, "gpus": self.gpus,
+            "nodes": self.nodes, "tp": self.tp, "replicas": self.replicas,
+            "replica_qps": r(self.replica_qps, 5), "capacity_qps": r(self.capacity_qps, 5),
+            "utilisation": r(self.utilisation, 4), "batch": r(self.batch, 2),
+            "batch_limit": self.batch_limit if ok else None,
+            "ttft_ms": r(self.ttft_s * 1e3, 2), "ttft_p99_ms": r(self.ttft_p99_s * 1e3, 2),
+            "itl_ms": r(self.itl_s * 1e3, 4), "itl_p99_ms": r(self.itl_p99_s * 1e3, 4),
+            "e2e_ms": r(self.e2e_s * 1e3, 2), "bottleneck": self.bottleneck if ok else None,
         }
 
     def __str__(self) -> str:
         head = (f"{self.plan} fleet for {self.model} on {self.hardware.name} at {self.qps:g} QPS "
-                f"({self.prompt_tokens:,} in / {self.output_tokens:,} out)")
+                f"({self.prompt_tokens:,} in / {self.output_tokens:,} out), SLO: {self.slo}")
         if not self.feasible:
             return f"{head}\n  INFEASIBLE: {self.reason}"
-        return (f"{head}\n  {self.gpus:,} GPUs in {self.nodes:,} nodes: {self.replicas:,} replicas x tp={self.tp}, "
-                f"batch {self.batch}; each replica {self.replica_qps:.3g} QPS "
-                f"({self.replica_tokens_per_s:,.0f} output tokens/s), utilisation {self.utilisation:.0%}\n"
-                f"  per query: e2e {self.e2e_s:,.2f} s, ITL {self.itl_s * 1e3:.1f} ms")
+        if self.plan == "naive":
+            return (f"{head}\n  {self.gpus:,} GPUs in {self.nodes:,} nodes: {self.replicas:,} replicas x tp={self.tp}, "
+                    f"one request at a time each (Little's law: QPS x {self.e2e_s:,.2f} s; no queueing, "
+                    f"so the SLO is not checked)\n  per query, served alone: TTFT {self.ttft_s * 1e3:,.0f} ms, "
+                    f"ITL {self.itl_s * 1e3:.1f} ms, e2e {self.e2e_s:,.2f} s")
+        return (f"{head}\n  {self.gpus:,} GPUs in {self.nodes:,} nodes: {self.replicas:,} replicas x tp={self.tp}; "
+                f"each replica takes {self.qps / self.replicas:.3g} QPS of the {self.replica_qps:.3g} it can within "
+                f"the SLO (capacity {self.capacity_qps:.3g}), {self.batch:,.1f} requests inside on average "
+                f"(limit {self.batch_limit:,}), bound by {self.bottleneck}\n"
+                f"  per query: TTFT {self.ttft_s * 1e3:,.0f} ms (p99 {self.ttft_p99_s * 1e3:,.0f} ms), "
+                f"ITL {self.itl_s * 1e3:.1f} ms (p99 {self.itl_p99_s * 1e3:.1f} ms), e2e {self.e2e_s:,.2f} s")
 
+
+DEFAULT_SLO = SLO(ttft_ms=2000.0)
+"""What :func:`fleet` sizes for when given no target: p99 TTFT within 2 s (interactive chat)."""
 
 
 def _tp_candidates(m, hw, tp) -> list[int]:
     if tp is not None:
-        return [int(tp)]
-    return [t for t in (1, 2, 4, 8, 16) if t <= hw.scale_up_gpus and m.heads % t == 0]
+        return [int(magnitude(tp, "", "tp", minimum=1, integer=True))]
+    return [t for t in valid_tps(m, hw) if t in (1, 2, 4, 8, 16, 32, 64, 72)]
 
 
-def fleet(model, hardware, *, qps, prompt_tokens=512, output_tokens=256, slo_itl_ms=None,
-          slo_latency_s=None, tp=None, weights="fp16", kv="fp16", max_batch: int = 512,
-          target_utilisation: float = 0.8, plan: str = "batched",
-          efficiency: Efficiency | None = None) -> Fleet:
-    """Size a fleet for ``qps`` queries/s; see the module docstring.
+def _max_rate(dep, slo: SLO, kw) -> tuple[float, LoadResult]:
+    """The largest Poisson rate one replica sustains within the SLO (0 if none), and its load."""
+    base = load(dep, concurrency=1, **kw)
+    if not base.feasible:
+        return 0.0, base
+    cap = float(base.capacity_rps)
+    rates = cap * np.linspace(0.002, 0.998, 250)
+    r = load(dep, rate=rates, **kw)
+    ok = np.nonzero(slo.met(r))[0]
+    if not len(ok):
+        return 0.0, base
+    lo = rates[ok[-1]]
+    hi = rates[ok[-1] + 1] if ok[-1] + 1 < len(rates) else cap
+    fine = np.linspace(lo, hi, 64)[:-1] if hi > lo else np.array([lo])
+    rf = load(dep, rate=fine, **kw)
+    okf = np.nonzero(slo.met(rf))[0]
+    return (float(fine[okf[-1]]) if len(okf) else float(lo)), base
+
+
+def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, slo: SLO | None = None,
+          slo_ttft_ms=None, slo_itl_ms=None, tp=None, weights="fp16", kv="fp16", max_batch=None,
+          max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, prompt_cv=0.0, output_cv=0.0,
+          plan: str = "batched", efficiency: Efficiency | None = None,
+          memory_utilization=0.9) -> Fleet:
+    """Size a fleet for ``qps`` queries/s within an SLO, with the load model; see the module docstring.
 
     Parameters
     ----------
-    qps : float or Quantity [1/s]
+    model : str, Model or Deployment
+        What to serve (a Deployment fixes tp and precisions; leave out ``hardware`` then).
+    hardware : str or Accelerator
+        The accelerator.
+    qps : float or Quantity [query/s or request/s]
         Target queries per second, > 0.
     prompt_tokens, output_tokens : int [token]
         The workload per query (output includes any reasoning tokens).
-    slo_itl_ms : float, optional
-        Largest acceptable mean inter-token latency, in ms.
-    slo_latency_s : float, optional
-        Largest acceptable end-to-end latency, in s.
+    slo : SLO, optional
+        The latency targets every replica must meet at its share of the load; default
+        ``DEFAULT_SLO`` (p99 TTFT <= 2 s). ``slo_ttft_ms`` / ``slo_itl_ms`` build one (p99 TTFT,
+        mean ITL) when ``slo`` is not given.
     tp : int, optional
-        Fix the tensor-parallel degree; by default the cheapest that fits is chosen.
-    max_batch : int
-        Largest batch considered.
-    target_utilisation : float
-        Fraction of replica capacity the fleet plans to use, in (0, 1].
+        Fix the tensor-parallel degree; by default every degree that fits is tried and the plan
+        with the fewest GPUs kept.
+    max_batch : int, optional
+        Cap on running sequences per replica; by default only memory bounds it.
     plan : str
-        ``"batched"`` (the largest batch meeting the SLO) or ``"naive"`` (batch 1 per replica).
+        ``"batched"`` (continuous batching) or ``"naive"`` (one request at a time per replica).
     """
-    m, hw = _model(model), accelerator(hardware)
-    q = magnitude(qps, "1/s", "qps", strictly_positive=True)
-    P = int(magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1, integer=True))
-    N = int(magnitude(output_tokens, "token", "output_tokens", minimum=1, integer=True))
-    if not 0 < target_utilisation <= 1:
-        raise ValueRangeError(f"target_utilisation must be in (0, 1]; got {target_utilisation!r}")
     if plan not in ("batched", "naive"):
         raise ValueRangeError(f"plan must be 'batched' or 'naive'; got {plan!r}")
-    mb = int(magnitude(max_batch, "request", "max_batch", minimum=1, integer=True))
-    slo_itl = None if slo_itl_ms is None else magnitude(slo_itl_ms, "ms", "slo_itl_ms", strictly_positive=True)
-    slo_lat = None if slo_latency_s is None else magnitude(slo_latency_s, "s", "slo_latency_s", strictly_positive=True)
-    batches = np.arange(1, (1 if plan == "naive" else mb) + 1)
-
+    if slo is None:
+        slo = (DEFAULT_SLO if slo_ttft_ms is None and slo_itl_ms is None
+               else SLO(ttft_ms=slo_ttft_ms, itl_ms=slo_itl_ms))
+    elif not isinstance(slo, SLO):
+        raise ValueRangeError(f"slo must be an mlsyslab.SLO; got {type(slo).__name__}")
+    elif slo_ttft_ms is not None or slo_itl_ms is not None:
+        raise ValueRangeError("give either slo= or slo_ttft_ms/slo_itl_ms, not both")
+    q = magnitude(_per_second(qps), "1/s", "qps", strictly_positive=True)
+    if np.ndim(q) or not np.isfinite(q):
+        raise ValueRangeError(f"qps must be one finite number > 0; got {qps!r}")
+    P = int(magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1, integer=True))
+    N = int(magnitude(output_tokens, "token", "output_tokens", minimum=2, integer=True))
+    if isinstance(model, Deployment):
+        if hardware is not None:
+            raise ValueRangeError("pass either a Deployment or a model and hardware, not both")
+        deps = [model]
+    else:
+        m, hw = _model(model), accelerator(hardware)
+        deps = [Deployment(m, hw, tp=t, weights=weights, kv=kv, efficiency=efficiency,
+                           memory_utilization=memory_utilization) for t in _tp_candidates(m, hw, tp)]
+    m, hw = deps[0].model, deps[0].hardware
+    kw = dict(prompt_tokens=P, output_tokens=N, prompt_cv=prompt_cv, output_cv=output_cv,
+              max_batch=1 if plan == "naive" else max_batch, max_batched_tokens=max_batched_tokens)
     base = Fleet(model=m.key, hardware=hw, plan=plan, qps=float(q), prompt_tokens=P, output_tokens=N,
-                 feasible=False, reason=None, slo_itl_ms=slo_itl, slo_latency_s=slo_lat)
+                 slo=slo, feasible=False, reason=None)
     best, reasons = None, []
-    for t in _tp_candidates(m, hw, tp):
-        r = serve(m, hw, batch=batches, prompt_tokens=P, output_tokens=N, tp=t, weights=weights,
-                  kv=kv, efficiency=efficiency)
-        ok = np.asarray(r.feasible).copy()
-        if not ok.any():
-            reasons.append(f"tp={t}: {r.reason[0]}")
+    for dep in deps:
+        t = int(dep.tp)
+        if plan == "naive":
+            idle = load(dep, concurrency=1, **kw)
+            rate = float(1.0 / idle.e2e_s) if idle.feasible else 0.0
+        else:
+            rate, idle = _max_rate(dep, slo, kw)
+        if not idle.feasible:
+            reasons.append(f"tp={t}: {idle.reason}")
             continue
-        if slo_itl is not None:
-            ok &= r.itl_s * 1e3 <= slo_itl
-        if slo_lat is not None:
-            ok &= r.e2e_s <= slo_lat
-        if not ok.any():
-            reasons.append(f"tp={t}: no batch meets the SLO (batch 1: ITL {r.itl_s[0] * 1e3:.1f} ms, "
-                           f"e2e {r.e2e_s[0]:.2f} s)")
+        if rate <= 0:
+            reasons.append(f"tp={t}: the SLO ({slo}) is missed even at a trickle of traffic: "
+                           f"{slo.misses(idle)}")
             continue
-        i = int(np.nonzero(ok)[0][-1])
-        B, e2e = int(batches[i]), float(r.e2e_s[i])
-        replica_qps = B / e2e
-        replicas = math.ceil(q / (target_utilisation * replica_qps) - 1e-9)
+        replicas = math.ceil(q / rate - 1e-9)
+        # the naive plan reports what its arithmetic assumes: every query served as if alone
+        r = idle if plan == "naive" else load(dep, rate=q / replicas, **kw)
         gpus = replicas * t
         cand = replace(
-            base, feasible=True, tp=t, batch=B, replicas=replicas, gpus=gpus,
-            nodes=math.ceil(gpus / hw.scale_up_gpus), replica_qps=replica_qps,
-            utilisation=q / (replicas * replica_qps), ttft_s=float(r.ttft_s[i]),
-            itl_s=float(r.itl_s[i]), e2e_s=e2e, prefill_share=float(r.ttft_s[i]) / e2e,
-            replica_tokens_per_s=float(r.throughput_tok_s[i]),
-            serving=serve(m, hw, batch=B, prompt_tokens=P, output_tokens=N, tp=t, weights=weights,
-                          kv=kv, efficiency=efficiency))
+            base, feasible=True, reason=None, tp=t, replicas=replicas, gpus=gpus,
+            nodes=math.ceil(gpus / hw.scale_up_gpus), replica_qps=rate,
+            capacity_qps=float(r.capacity_rps), utilisation=float(q / replicas / r.capacity_rps),
+            batch=float(r.batch), batch_limit=int(r.batch_limit), ttft_s=float(r.ttft_s),
+            ttft_p99_s=float(r.ttft_p99_s), itl_s=float(r.itl_s), itl_p99_s=float(r.itl_p99_s),
+            e2e_s=float(r.e2e_s), prefill_share=float(r.prefill_time_share),
+            replica_tokens_per_s=float(r.throughput_tok_s), bottleneck=str(r.bottleneck), load=r)
         if plan == "naive":  # the naive plan takes the smallest tp that fits
             return cand
         if best is None or (cand.gpus, cand.e2e_s) < (best.gpus, best.e2e_s):
             best = cand
     if best is not None:
         return best
-    # the largest tp tried is the closest to fitting: its reason is the useful one
     why = reasons[-1] if reasons else "no tensor-parallel degree to try"
     if len(reasons) > 1:
-        why = f"fits no tp up to {_tp_candidates(m, hw, tp)[-1]}; at {why}"
+        why = f"no tp up to {int(deps[-1].tp)} works; at {why}"
     return replace(base, reason=why)
+
+
+def _per_second(x):
+    """Accept queries/s or requests/s quantities as a plain rate."""
+    if hasattr(x, "dimensionality") and hasattr(x, "to"):
+        for unit in ("query/s", "request/s"):
+            try:
+                return x.to(unit).magnitude
+            except Exception:  # noqa: BLE001 - pint raises several kinds
+                continue
+    return x
 
 
 # --- pricing and TCO -------------------------------------------------------------------------
