@@ -101,6 +101,10 @@ class Efficiency:
         Fixed time per forward pass (scheduling, kernel launches, sampling), in ms, >= 0.
     allreduce_latency_us : float
         Fixed latency of one all-reduce, in microseconds, >= 0.
+    request_overhead_ms : float
+        Fixed time a request waits before its first token besides the forward passes (the
+        engine admitting it, tokenising, setting up its cache), in ms, >= 0. It delays the first
+        token but occupies no accelerator time.
     """
 
     bandwidth: float = 0.8
@@ -108,13 +112,14 @@ class Efficiency:
     interconnect: float = 0.8
     step_overhead_ms: float = 0.0
     allreduce_latency_us: float = 0.0
+    request_overhead_ms: float = 0.0
 
     def __post_init__(self):
         for name in ("bandwidth", "compute", "interconnect"):
             v = getattr(self, name)
             if not _is_real(v) or not 0 < v <= 1:
                 raise ValueRangeError(f"efficiency {name} must be a number in (0, 1]; got {v!r}")
-        for name in ("step_overhead_ms", "allreduce_latency_us"):
+        for name in ("step_overhead_ms", "allreduce_latency_us", "request_overhead_ms"):
             v = getattr(self, name)
             if not _is_real(v) or not 0 <= v < np.inf:
                 raise ValueRangeError(f"efficiency {name} must be a finite number >= 0; got {v!r}")

@@ -39,7 +39,7 @@ with utilisation ``rho_p = p / M_p``) and its own chunks::
                                         it has started the step that follows the answer;
                                         0 when no other request keeps it busy)
     W_pre    = rho_p / (1 - rho_p) * (1 + cv_S^2) / 2 * s_p,      s_p = S' / M_p * t_step(d, M_p)
-    own      = ceil(S' / M_p) * t_step(d decode, max(k, min(S', M_p)) prefill)
+    own      = ceil(S' / M_p) * t_step(d decode, max(k, min(S', M_p)) prefill) + t_request
     TTFT     = W_slot + residual + W_pre + own,       e2e = TTFT + (N - 1) ITL
 
 The requests inside the server are ``n(d) = d + X (residual + W_pre + own)`` (Little's law).
@@ -165,7 +165,7 @@ class _Workload:
         w_pre = rho / (1 - rho) * (1 + self.cv_s ** 2) / 2 * s_pre
         if closed_n is not None:      # a finite population cannot queue behind more than n - 1
             w_pre = np.minimum(w_pre, np.maximum(closed_n - 1, 0) * s_pre)
-        own = chunks * t_own
+        own = chunks * t_own + dep.efficiency.request_overhead_ms * 1e-3
         n = d + x * (residual + w_pre + own)
         if not final:
             return _State(d, a, budget, q, k, t_dec, t_mix, itl, x, residual, w_pre, rho, own, n, None)
@@ -193,7 +193,8 @@ class _Workload:
         """p-quantile of a request's own prefill time (its prompt at the lognormal quantile)."""
         new_p = self.new * lognormal_quantile(p, self.cv_s) if np.any(self.cv_s) else self.new
         chunk = np.maximum(st.chunk, np.minimum(new_p, st.budget))
-        return np.ceil(new_p / st.budget) * self.dep.step_seconds(st.d, self.c_dec, chunk, self.c_pre)
+        return (np.ceil(new_p / st.budget) * self.dep.step_seconds(st.d, self.c_dec, chunk, self.c_pre)
+                + self.dep.efficiency.request_overhead_ms * 1e-3)
 
 
 def _truncated_poisson_quantile(mean, p, kmax=256):

@@ -5,6 +5,7 @@ r"""Serving a batch that starts together: prefill (compute-bound) then decode (b
 deployment's forward-pass time ``t_step(d, c_d, p, c_p)`` (:mod:`mlsyslab.deployment`)::
 
     TTFT = t_step(d=0, p = B (S - S_c), c_p = (S + S_c) / 2)     one pass over every prompt
+           + t_request                                            (admission, tokenising)
     ITL  = t_step(d=B, c_d = S + N/2, p=0)                        the mean over the decode steps
     e2e  = TTFT + (N - 1) ITL,      throughput = B N / e2e        (output tokens/s of the replica)
 
@@ -320,7 +321,7 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
 
     # prefill: every prompt in one pass; decode: the mean step over the growing context
     pre = dep.step_time(prefill_tokens=B * (S - Sc), prefill_context=(S + Sc) / 2)
-    ttft = pre.total_s
+    ttft = pre.total_s + dep.efficiency.request_overhead_ms * 1e-3
     mid = S + N / 2
     dec = dep.step_time(decode_tokens=B, decode_context=mid)
     itl = dec.total_s

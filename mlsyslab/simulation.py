@@ -147,6 +147,7 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
         raise InfeasibleError(dep.memory_reasons(1, worst, M))
 
     step = dep.step_seconds
+    t_request = dep.efficiency.request_overhead_ms * 1e-3   # delays the first token, holds no GPU
     arrive = np.full(total, np.nan)
     first = np.full(total, np.nan)
     done = np.full(total, np.nan)
@@ -253,7 +254,7 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
         late.clear()
         for i in finished_prompts:
             prefilling.popleft()
-            first[i] = t
+            first[i] = t + t_request
             done_entry[i] = D
             dec_base += S[i] + 1 - D
             heapq.heappush(heap, (D + int(N[i]) - 1, i))

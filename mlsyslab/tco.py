@@ -419,9 +419,7 @@ class TCOResult(Report):
     def summary(self) -> dict:
         f = self.fleet
         return {
-            **{k: v for k, v in f.summary().items() if k in ("model", "gpu", "qps", "plan")},
-            "feasible": True, "reason": None, "gpus": f.gpus, "nodes": f.nodes, "batch": f.batch,
-            "tp": f.tp, "replicas": f.replicas, "pricing": self.pricing.kind, "days": self.days,
+            **f.summary(), "pricing": self.pricing.kind, "days": self.days,
             "billed_gpus": self.billed_gpus, "total_usd": round(self.total_usd, 2),
             "annual_usd": round(self.annual_usd, 2),
             "usd_per_million_output_tokens": round(self.usd_per_million_output_tokens, 6),

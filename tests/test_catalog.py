@@ -69,7 +69,8 @@ def test_published_architecture_facts():
     assert ml.model("mixtral-8x7b").experts_per_token == 2
     assert ml.model("llama-3-70b").kv_heads == 8
     assert ml.accelerator("h100-sxm").memory_bandwidth_gb_s == 3350
-    assert ml.accelerator("h200").memory_gb == 141
+    assert ml.accelerator("h200").memory_gb == pytest.approx(141 * 2**30 / 1e9)  # 141 GiB
+    assert ml.accelerator("a100-80gb").memory_gb == pytest.approx(81920 * 2**20 / 1e9)  # nvidia-smi
     # ridge point of an H100: ~295 FLOP per byte
     assert ml.accelerator("h100-sxm").ridge_point().magnitude == pytest.approx(989.4e12 / 3.35e12)
 

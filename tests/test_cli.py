@@ -30,7 +30,7 @@ def test_serve_json_contract(capsys):
 def test_serve_infeasible_is_reported_not_costed(capsys):
     code, out, _ = run(capsys, "serve", "--model", "llama-3-70b", "--gpu", "h100-sxm", "--json")
     data = json.loads(out)
-    assert code == 0 and data["feasible"] is False and "needs 141 GB" in data["reason"]
+    assert code == 0 and data["feasible"] is False and "needs 141.1 GB" in data["reason"]
     assert data["itl_ms"] is None and data["throughput_tok_s"] is None
 
 
@@ -128,7 +128,7 @@ def test_cache_route_goodput_json_contracts(capsys):
                           "deepseek-r1-distill-llama-70b", "--gpu", "h100", "--qps", "50", "--json")[1])
     assert {"hit_rate", "mean_ttft_ms", "usd_per_query", "gpus"} <= set(data) and data["gpus"] > 0
     data = json.loads(run(capsys, "goodput", "--model", "llama-3-8b", "--gpu", "h100", "--rate", "3",
-                          "--slo-ttft-ms", "500", "--slo-tpot-ms", "20", "--json")[1])
+                          "--slo-ttft-ms", "500", "--slo-itl-ms", "20", "--json")[1])
     assert data["goodput_rps"] <= data["throughput_rps"]
 
 
@@ -139,9 +139,27 @@ def test_cache_route_goodput_json_contracts(capsys):
     (["route", "cascade", "--small", "llama-3-8b", "--large", "llama-3-70b", "--gpu", "h100", "--qps", "1",
       "--escalation", "2"], "escalation_rate must be in [0, 1]"),
     (["goodput", "--model", "llama-3-8b", "--gpu", "h100", "--rate", "1", "--slo-ttft-ms", "0",
-      "--slo-tpot-ms", "5"], "greater than zero"),
+      "--slo-itl-ms", "5"], "greater than zero"),
 ])
 def test_issue4_bad_input(capsys, argv, fragment):
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and fragment in err and err.count("\n") == 1
+
+
+def test_load_table_and_json_rows(capsys):
+    code, out, _ = run(capsys, "load", "--model", "llama-3-70b", "--gpu", "h100-sxm", "--tp", "4",
+                    "--concurrency", "1,5,25,50,100", "--prompt", "2048", "--output", "256")
+    assert code == 0 and out.count("\n") >= 6 and "bound by" in out
+    rows = json.loads(run(capsys, "load", "--model", "llama-3-8b", "--gpu", "h100", "--rate", "1,1000",
+                          "--json")[1])["rows"]
+    assert [r["feasible"] for r in rows] == [True, False]
+    assert rows[1]["ttft_ms"] is None and "overloaded" in rows[1]["reason"]
+    assert {"ttft_ms", "ttft_p99_ms", "itl_ms", "itl_p99_ms", "e2e_ms", "throughput_tok_s", "batch",
+            "bottleneck", "feasible", "reason"} <= set(rows[0])
+
+
+def test_tco_takes_the_slo_flags(capsys):
+    data = json.loads(run(capsys, "tco", "--model", "llama-3-8b", "--gpu", "h100", "--qps", "20",
+                          "--slo-ttft-ms", "500", "--slo-itl-ms", "30", "--json")[1])
+    assert data["feasible"] and data["ttft_p99_ms"] <= 500 and data["itl_ms"] <= 30

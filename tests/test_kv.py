@@ -53,7 +53,8 @@ def test_tensor_parallel_splits_kv_heads_until_they_run_out():
 
 def test_pool_derived_from_hardware():
     pool = ml.kv_pool("llama-3-8b", "h100-sxm").to("GB").magnitude
-    assert pool == pytest.approx(80 * 0.9 - 8.03 * 2, rel=1e-9)
+    dep = ml.Deployment("llama-3-8b", "h100-sxm")
+    assert pool == pytest.approx(80 * 2**30 / 1e9 * 0.9 - 8.03 * 2 - dep.workspace_bytes() / 1e9, rel=1e-9)
     assert ml.max_sequences("llama-3-70b", 8192, hardware="h100-sxm") == 0  # weights alone do not fit
     assert ml.max_sequences("llama-3-70b", 8192, hardware="h100-sxm", tp=2) > 0
 

@@ -117,10 +117,10 @@ def test_analytic_means_track_the_simulation(versus, metric):
 
 
 def test_simulation_is_seeded_and_saturates_where_the_model_does():
-    kw = dict(prompt_tokens=512, output_tokens=256, requests=3000)
-    a = ml.simulate(DEP, concurrency=800, seed=3, **kw)
-    assert a == ml.simulate(DEP, concurrency=800, seed=3, **kw)
-    model = ml.load(DEP, concurrency=800, prompt_tokens=512, output_tokens=256)
+    kw = dict(prompt_tokens=512, output_tokens=256, prompt_cv=0.3, output_cv=0.3)
+    a = ml.simulate(DEP, concurrency=800, seed=3, requests=3000, **kw)
+    assert a == ml.simulate(DEP, concurrency=800, seed=3, requests=3000, **kw)
+    model = ml.load(DEP, concurrency=800, **kw)
     assert a.throughput_tok_s == pytest.approx(model.throughput_tok_s, rel=0.05)
     assert a.batch == pytest.approx(model.batch_limit, rel=0.05)
 

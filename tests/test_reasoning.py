@@ -70,7 +70,7 @@ def test_concurrency_shares_gpu_seconds():
 
 def test_infeasible_reasoning_is_never_costed():
     r = ml.reason("llama-3-70b", "h100-sxm", steps=8)
-    assert not r.feasible and "needs 141 GB" in r.reason
+    assert not r.feasible and "needs 141.1 GB" in r.reason
     assert math.isnan(r.gpu_seconds) and math.isnan(r.energy_j) and math.isnan(r.multiplier)
     with pytest.raises(ml.InfeasibleError):
         r.require_feasible()

@@ -39,13 +39,14 @@ def test_cost_per_token_stops_falling_once_compute_bound():
     assert costs[4] / costs[3] > 0.97  # flat once compute-bound
 
 
-def test_fleet_meets_the_slo_with_the_largest_batch():
+def test_fleet_meets_the_slo_at_its_share_of_the_load():
     f = ml.fleet(R1, "h100-sxm", qps=100, output_tokens=2304, slo_itl_ms=50)
-    assert f.feasible and f.itl_s * 1e3 <= 50
-    over = ml.serve(R1, "h100-sxm", tp=f.tp, batch=f.batch + 1, output_tokens=2304)
-    assert not over.feasible or over.itl_s * 1e3 > 50 or f.batch == 512
+    assert f.feasible and f.itl_s * 1e3 <= 50 and f.ttft_s < f.e2e_s
+    dep = ml.Deployment(R1, "h100-sxm", tp=f.tp)
+    assert f.slo.met(ml.load(dep, rate=100 / f.replicas, output_tokens=2304))
+    assert not f.slo.met(ml.load(dep, rate=100 / (f.replicas - 1), output_tokens=2304))
     assert f.gpus == f.replicas * f.tp and f.nodes == math.ceil(f.gpus / 8)
-    assert 0 < f.utilisation <= 0.8
+    assert 0 < f.utilisation < 1
     tight = ml.fleet(R1, "h100-sxm", qps=100, output_tokens=2304, slo_itl_ms=30)
     assert tight.batch < f.batch and tight.gpus > f.gpus
 
@@ -54,18 +55,18 @@ def test_naive_one_query_per_replica_plan_is_far_bigger():
     kw = dict(qps=100, output_tokens=2304, slo_itl_ms=50)
     batched = ml.fleet(R1, "h100-sxm", **kw)
     naive = ml.fleet(R1, "h100-sxm", plan="naive", **kw)
-    assert naive.batch == 1 and naive.gpus > 20 * batched.gpus
-    # Little's law: replicas busy at once = QPS x latency (at the target utilisation)
-    assert naive.replicas == math.ceil(100 * naive.e2e_s / 0.8)
+    assert naive.batch == pytest.approx(1) and naive.gpus > 20 * batched.gpus
+    # Little's law: replicas busy at once = QPS x latency
+    assert naive.replicas == math.ceil(100 * naive.e2e_s)
 
 
 def test_annual_tco_scales_linearly_with_qps():
     a = ml.tco(ml.fleet(R1, "h100-sxm", qps=100, slo_itl_ms=50))
     b = ml.tco(ml.fleet(R1, "h100-sxm", qps=200, slo_itl_ms=50))
-    assert b.fleet.batch == a.fleet.batch and b.fleet.tp == a.fleet.tp
+    assert b.fleet.tp == a.fleet.tp
     assert b.fleet.gpus / a.fleet.gpus == pytest.approx(2, abs=a.fleet.tp / a.fleet.gpus * 2)
     assert b.annual_usd / a.annual_usd == pytest.approx(b.fleet.gpus / a.fleet.gpus)
-    assert b.usd_per_query == pytest.approx(a.usd_per_query, rel=0.05)
+    assert b.usd_per_query == pytest.approx(a.usd_per_query, rel=0.1)  # whole replicas round up
 
 
 def test_frontier_model_is_never_costed_at_tp1():
