@@ -17,6 +17,7 @@ from .cache import (
     serving_effect,
     ttl_fit,
 )
+from .deployment import Deployment, StepTime, calibrated_efficiency
 from .errors import (
     CatalogError,
     InfeasibleError,
@@ -25,6 +26,7 @@ from .errors import (
     UnknownNameError,
     ValueRangeError,
 )
+from .goodput import GoodputResult, batch_frontier, goodput
 from .hardware import HARDWARE, Accelerator, accelerator
 from .kv import (
     allocation_waste,
@@ -34,13 +36,9 @@ from .kv import (
     kv_pool,
     max_sequences,
 )
-from .models import MODELS, Model, model
-from .deployment import Deployment, StepTime, calibrated_efficiency
-from .goodput import GoodputResult, batch_frontier, goodput
 from .load import LoadResult, load
+from .models import MODELS, Model, model
 from .queueing import erlang_b, erlang_c, max_rate_for_slo, queue
-from .simulation import SimulationResult, simulate
-from .slo import SLO
 from .reasoning import STRATEGIES, ReasoningResult, reason, sweep_steps
 from .routing import POLICIES, cascade, replica_routing
 from .serving import (
@@ -51,6 +49,8 @@ from .serving import (
     decode_step,
     serve,
 )
+from .simulation import SimulationResult, simulate
+from .slo import SLO
 from .tco import (
     Fleet,
     Pricing,
@@ -62,7 +62,15 @@ from .tco import (
     fleet,
     tco,
 )
-from .units import Q_, ureg
+
+
+def __getattr__(name):  # ``ml.ureg`` and ``ml.Q_`` load pint on first use, not at import
+    if name in ("ureg", "Q_"):
+        from . import units
+
+        return getattr(units, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

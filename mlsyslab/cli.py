@@ -137,7 +137,7 @@ def _cmd_load(args) -> None:
              rate=None if args.rate is None else np.array(args.rate), prompt_tokens=args.prompt,
              output_tokens=args.output, prompt_cv=args.prompt_cv, output_cv=args.output_cv,
              tp=args.tp, weights=args.weights, kv=args.kv, max_batch=args.max_batch,
-             max_batched_tokens=args.max_batched_tokens)
+             max_batched_tokens=args.max_batched_tokens, kv_allocation=args.kv_allocation)
     keys = ("concurrency" if args.rate is None else "rate", "ttft_ms", "ttft_p99_ms", "itl_ms",
             "itl_p99_ms", "e2e_ms", "throughput_tok_s", "batch", "queue", "bottleneck", "feasible", "reason")
     rows = [{k: row[k] for k in keys} for row in r.rows()]
@@ -292,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cap on running sequences (default: the memory limit)")
     p.add_argument("--max-batched-tokens", type=_positive_int, default=8192,
                    help="token budget of one step, chunked prefill (default 8192)")
+    p.add_argument("--kv-allocation", default="paged", choices=["paged", "reserved"],
+                   help="paged: KV grows on demand, preemption (vLLM); reserved: S+N reserved (TensorRT-LLM)")
     _add_common(p)
     p.set_defaults(func=_cmd_load)
 

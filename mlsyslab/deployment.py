@@ -321,36 +321,51 @@ class Deployment:
                                        np.asarray(self.tp))
         ok = np.broadcast_to(self.fits(batch, context, max_batched_tokens), b.shape)
         out = np.full(b.shape, None, dtype=object)
+        bad = ~ok
+        if not bad.any():
+            return out[()] if out.ndim == 0 else out
         hw, cap = self.hardware, self.capacity_bytes / GB
         usable = self.usable_bytes / GB
-        ws = np.broadcast_to(self.workspace_bytes(max_batched_tokens) / GB, b.shape)
-        w = self.weight_bytes / tp / GB
-        kv_tok = np.broadcast_to(self.kv_bytes_per_token_per_gpu, b.shape)
-        mb = np.broadcast_to(self.max_batch(c, max_batched_tokens), b.shape)
         valid = valid_tps(self.model, hw)
-        for i in zip(*np.nonzero(~ok)) if b.ndim else [()]:
-            if b.ndim == 0 and ok:
-                break
-            t, wi, wsi = int(tp[i]), float(w[i]), float(ws[i])
-            per = f" per GPU at tp={t}" if t > 1 else ""
-            if wi + wsi >= usable:
-                fix = [f"tp={u}" for u in valid if u > t and self.weight_bytes / u / GB + wsi < usable][:1]
-                fix += [p for p in ("fp8", "int4") if BYTES_PER_ELEMENT[p] < BYTES_PER_ELEMENT[self.weights]
-                        and self.model.params_b * BYTES_PER_ELEMENT[p] / t + wsi < usable][:1]
-                hint = (f"; try {' or '.join(fix)}" if fix else
-                        "; it does not fit one server at this precision: use a larger GPU, lower "
-                        "precision or pipeline parallelism (not modelled)")
-                out[i] = (f"needs {wi:,.1f} GB of {self.weights} weights{per} + {wsi:,.1f} GB workspace, "
-                          f"more than the {usable:,.1f} GB usable of {cap:,.1f} GB on {hw.name} "
-                          f"(memory_utilization {self.memory_utilization:g}){hint}")
-                continue
-            kv = float(b[i]) * float(c[i]) * float(kv_tok[i]) / GB
-            more = [u for u in valid if u > t][:1]
+        t = tp[bad].astype(int)
+        ws = np.broadcast_to(self.workspace_bytes(max_batched_tokens) / GB, b.shape)[bad]
+        w = self.weight_bytes / t / GB
+        kv = b[bad] * c[bad] * np.broadcast_to(self.kv_bytes_per_token_per_gpu, b.shape)[bad] / GB
+        mb = np.broadcast_to(self.max_batch(c, max_batched_tokens), b.shape)[bad]
+
+        def weights_reason(ti, wi, wsi):
+            per = f" per GPU at tp={ti}" if ti > 1 else ""
+            fix = [f"tp={u}" for u in valid if u > ti and self.weight_bytes / u / GB + wsi < usable][:1]
+            fix += [p for p in ("fp8", "int4") if BYTES_PER_ELEMENT[p] < BYTES_PER_ELEMENT[self.weights]
+                    and self.model.params_b * BYTES_PER_ELEMENT[p] / ti + wsi < usable][:1]
+            hint = (f"; try {' or '.join(fix)}" if fix else
+                    "; it does not fit one server at this precision: use a larger GPU, lower "
+                    "precision or pipeline parallelism (not modelled)")
+            return (f"needs {wi:,.1f} GB of {self.weights} weights{per} + {wsi:,.1f} GB workspace, "
+                    f"more than the {usable:,.1f} GB usable of {cap:,.1f} GB on {hw.name} "
+                    f"(memory_utilization {self.memory_utilization:g}){hint}")
+
+        def kv_reason(ti, wi, wsi, bi, ci, ki, mbi):
+            more = [u for u in valid if u > ti][:1]
             tail = (", fp8 KV" if self.kv != "fp8" else "") + "".join(f", tp={u}" for u in more)
-            fix = f"batch <= {int(mb[i])}" if mb[i] >= 1 else "a shorter context"
-            out[i] = (f"weights {wi:,.1f} GB + workspace {wsi:,.1f} GB + KV for {float(b[i]):,.0f} "
-                      f"sequences x {float(c[i]):,.0f} tokens {kv:,.1f} GB = {wi + wsi + kv:,.1f} GB > "
-                      f"{usable:,.1f} GB usable on {hw.name}; try {fix}{tail}")
+            fix = f"batch <= {mbi}" if mbi >= 1 else "a shorter context"
+            return (f"weights {wi:,.1f} GB + workspace {wsi:,.1f} GB + KV for {bi:,.0f} "
+                    f"sequences x {ci:,.0f} tokens {ki:,.1f} GB = {wi + wsi + ki:,.1f} GB > "
+                    f"{usable:,.1f} GB usable on {hw.name}; try {fix}{tail}")
+
+        cache = {}
+        reasons = []
+        for ti, wi, wsi, bi, ci, ki, mbi in zip(t.tolist(), w.tolist(), ws.tolist(), b[bad].tolist(),
+                                                c[bad].tolist(), kv.tolist(), mb.tolist()):
+            if wi + wsi >= usable:
+                if ti not in cache:
+                    cache[ti] = weights_reason(ti, wi, wsi)
+                reasons.append(cache[ti])
+            else:
+                reasons.append(kv_reason(ti, wi, wsi, bi, ci, ki, mbi))
+        if out.ndim == 0:
+            return reasons[0]
+        out[bad] = reasons
         return out[()] if out.ndim == 0 else out
 
     # --- time -------------------------------------------------------------------------------

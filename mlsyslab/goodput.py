@@ -82,8 +82,9 @@ class GoodputResult(Report):
 def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_tokens=512,
             output_tokens=256, prompt_cv=0.0, output_cv=0.0, quality: float = 1.0, tp=1,
             weights="fp16", kv="fp16", max_batch=None,
-            max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, usd_per_gpu_hour: float | None = None,
-            efficiency=None, memory_utilization=0.9) -> GoodputResult:
+            max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged",
+            usd_per_gpu_hour: float | None = None, efficiency=None,
+            memory_utilization=0.9) -> GoodputResult:
     """Goodput of ``replicas`` replicas under Poisson ``rate`` and an :class:`~mlsyslab.SLO`.
 
     Each replica sees ``rate / replicas`` (random load balancing keeps arrivals Poisson); see the
@@ -106,11 +107,14 @@ def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_t
         raise ValueRangeError("goodput takes one tp; loop over several")
     r = load(dep, rate=lam / R, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
              prompt_cv=prompt_cv, output_cv=output_cv, max_batch=max_batch,
-             max_batched_tokens=max_batched_tokens)
+             max_batched_tokens=max_batched_tokens, kv_allocation=kv_allocation)
     gpus = R * int(dep.tp)
     if not r.feasible:
-        return GoodputResult(float(lam), R, gpus, slo, 0.0, 0.0, 0.0, float("nan"), float("nan"),
-                             False, float(q), float("nan"), float("nan"), None, False, r.reason, r)
+        # overloaded: the replicas still finish requests at capacity, but none meets the SLO
+        served = R * float(r.capacity_rps) if np.isfinite(r.capacity_rps) else 0.0
+        return GoodputResult(float(lam), R, gpus, slo, min(served, float(lam)), 0.0, 0.0, float("nan"),
+                             float("nan"), False, float(q), float("nan"), float("nan"), None, False,
+                             r.reason, r)
     p_ok = 1.0 if slo.ttft_ms is None else float(r.ttft_within(slo.ttft_ms / 1e3))
     itl_ok = slo.itl_ms is None or r.stat("itl", slo.itl_stat) * 1e3 <= slo.itl_ms
     e2e_ok = slo.e2e_s is None or r.e2e_s <= slo.e2e_s
@@ -126,7 +130,7 @@ def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_t
 
 def batch_frontier(model, hardware=None, *, prompt_tokens=512, output_tokens=256, slo: SLO | None = None,
                    max_concurrency: int | None = None, tp=1, weights="fp16", kv="fp16",
-                   max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS,
+                   max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged",
                    usd_per_gpu_hour: float | None = None, efficiency=None, memory_utilization=0.9):
     """Cost per million output tokens against latency, closed loop at concurrency 1..limit.
 
@@ -142,13 +146,14 @@ def batch_frontier(model, hardware=None, *, prompt_tokens=512, output_tokens=256
                         memory_utilization=memory_utilization)
     S = magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1)
     N = magnitude(output_tokens, "token", "output_tokens", minimum=2)
-    limit = int(np.max(dep.max_batch(S + N, max_batched_tokens)))
+    held = S + N / 2 if kv_allocation == "paged" else S + N
+    limit = int(np.max(dep.max_batch(held, max_batched_tokens)))
     if max_concurrency is not None:
         limit = int(magnitude(max_concurrency, "request", "max_concurrency", minimum=1, integer=True))
     limit = max(limit, 1)
     c = np.arange(1, limit + 1)
     r = load(dep, concurrency=c, prompt_tokens=S, output_tokens=N,
-             max_batched_tokens=max_batched_tokens)
+             max_batched_tokens=max_batched_tokens, kv_allocation=kv_allocation)
     price = (usd_per_gpu_hour if usd_per_gpu_hour is not None else dep.hardware.on_demand_usd_h) * np.asarray(dep.tp)
     with np.errstate(invalid="ignore", divide="ignore"):
         cost = price / (r.throughput_tok_s * 3600.0) * 1e6

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import units as _units
 from ._catalog import Catalog, read_data, read_sources, resolve
 from .errors import CatalogError
-from .units import ureg
 
 __all__ = ["Accelerator", "HARDWARE", "accelerator"]
 
@@ -89,27 +89,27 @@ class Accelerator:
     # Quantities, for students.
     @property
     def memory(self):
-        return self.memory_gb * ureg.GB
+        return self.memory_gb * _units.ureg.GB
 
     @property
     def memory_bandwidth(self):
-        return self.memory_bandwidth_gb_s * ureg("GB/s")
+        return self.memory_bandwidth_gb_s * _units.ureg("GB/s")
 
     @property
     def interconnect_bandwidth(self):
-        return self.interconnect_gb_s * ureg("GB/s")
+        return self.interconnect_gb_s * _units.ureg("GB/s")
 
     @property
     def tdp(self):
-        return self.tdp_w * ureg.W
+        return self.tdp_w * _units.ureg.W
 
     def peak_flops(self, precision: str = "fp16"):
         """Dense peak for ``precision`` as a quantity in TFLOP/s."""
-        return self.peak_tflops[precision] * ureg("Tflop/s")
+        return self.peak_tflops[precision] * _units.ureg("Tflop/s")
 
     def ridge_point(self, precision: str = "fp16"):
         """Arithmetic intensity (FLOP/byte) where compute and bandwidth ceilings meet."""
-        return self.peak_tflops[precision] * 1e12 / (self.memory_bandwidth_gb_s * 1e9) * ureg("flop/byte")
+        return self.peak_tflops[precision] * 1e12 / (self.memory_bandwidth_gb_s * 1e9) * _units.ureg("flop/byte")
 
     def __str__(self) -> str:
         peaks = ", ".join(f"{p} {v:g}" for p, v in self.peak_tflops.items())

@@ -6,9 +6,11 @@ One replica (a :class:`~mlsyslab.Deployment`) runs an iteration-level scheduler,
 TensorRT-LLM do. Every forward pass ("step") first gives one token to each of the ``d`` running
 sequences that are decoding, then fills the rest of a token budget ``M`` (``max_batched_tokens``)
 with prompt chunks of admitted requests, first come first served (chunked prefill). A request is
-admitted while the running sequences are fewer than the batch bound and its whole context
-``S + N`` fits in the free KV pool (no eviction; TensorRT-LLM's ``GUARANTEED_NO_EVICT``). Its
-first token comes at the end of the step that finishes its prompt; each later step gives it one
+admitted while the running sequences are fewer than the batch bound and its KV fits. With
+``kv_allocation="paged"`` (vLLM, SGLang, lmdeploy: blocks allocated as the context grows, the
+newest request preempted and recomputed when the pool runs out) a request holds on average
+``S + N (1 + cv_N^2) / 2`` tokens over its stay; with ``"reserved"`` (TensorRT-LLM's
+``GUARANTEED_NO_EVICT``) its whole ``S + N`` is reserved at admission. Its first token comes at the end of the step that finishes its prompt; each later step gives it one
 more token. A streaming client therefore also waits while the server prefills *other* requests'
 prompts: a step that carries a prompt chunk is slower, and every decoding client sees it.
 
@@ -56,12 +58,14 @@ prompt chunk with weight ``q``), so p99 ITL is the prefill-interference step as 
 plus an exponential of the same mean), the residual as uniform, and the own prefill at the
 length percentile (lognormal with the stated CV).
 
-Bounds: the batch bound ``B`` is the memory limit (sequences of ``S + N (1 + cv_N^2)`` tokens,
-the length-biased mean context of requests in the server, that fit in the KV pool) unless ``max_batch`` is set, and never more than ``M``. Results say which limit binds:
+Bounds: the batch bound ``B`` is the memory limit, the KV pool over the tokens each request in
+the server holds (``S + N (1 + cv_N^2) / 2`` paged, ``S + N (1 + cv_N^2)`` reserved: requests in
+the server are length-biased, long answers stay longer), unless ``max_batch`` is set, and never more than ``M``. Results say which limit binds:
 ``memory``, ``batch cap``, ``token budget`` (the replica is full), else the binding roofline of
 the steps: ``compute`` (prefill or large decode batches) or ``bandwidth``.
 
-Assumptions: one replica, no preemption, no prefix caching across requests (pass
+Assumptions: one replica, the cost of paged preemptions (recomputed prompts) left out of the
+formulas (the simulation pays it), no prefix caching across requests (pass
 ``cached_prompt_tokens`` for a shared prefix), no speculative decoding; every step pays the
 deployment's step overhead. The seeded simulation (:func:`mlsyslab.simulate`) runs the same
 scheduler step by step with the same step time and is the reference for these formulas.
@@ -81,7 +85,9 @@ from .errors import ValueRangeError
 from .queueing import erlang_c
 from .units import magnitude, quantity
 
-__all__ = ["load", "LoadResult", "STATISTICS", "lognormal_quantile"]
+__all__ = ["load", "LoadResult", "STATISTICS", "KV_ALLOCATIONS", "lognormal_quantile"]
+
+KV_ALLOCATIONS = ("paged", "reserved")
 
 STATISTICS = ("mean", "p50", "p90", "p99")
 _P = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
@@ -399,7 +405,7 @@ class LoadResult(Report):
 def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
          output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0, tp=1,
          weights="fp16", kv="fp16", max_batch=None,
-         max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, efficiency=None,
+         max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", efficiency=None,
          memory_utilization=0.9) -> LoadResult:
     """Steady-state serving under a closed loop (``concurrency``) or Poisson ``rate``.
 
@@ -428,6 +434,10 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
         Cap on running sequences (vLLM ``max_num_seqs``); by default only memory bounds it.
     max_batched_tokens : int
         Token budget of one step (vLLM ``max_num_batched_tokens``), >= 1; default 8192.
+    kv_allocation : str
+        ``"paged"`` (default: KV blocks allocated as contexts grow, as vLLM, SGLang and lmdeploy
+        do) or ``"reserved"`` (each request's whole context reserved at admission, TensorRT-LLM's
+        default scheduler).
 
     Returns
     -------
@@ -454,16 +464,19 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
            magnitude(max_batch, "request", "max_batch", minimum=1, integer=True))
     if np.any(np.asarray(Sc) >= np.asarray(S)):
         raise ValueRangeError("cached_prompt_tokens must be smaller than prompt_tokens")
+    if kv_allocation not in KV_ALLOCATIONS:
+        raise ValueRangeError(f"kv_allocation must be one of {', '.join(KV_ALLOCATIONS)}; got {kv_allocation!r}")
     TP = np.asarray(dep.tp, dtype=float)
     lam, S, N, Sc, TP, cap = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (offered, S, N, Sc, TP, cap)))
     w = _Workload(dep, S, N, Sc, cv_s, cv_n, float(M), closed)
 
-    # the batch bound: memory (whole contexts reserved), the user's cap, the token budget;
-    # requests in the server are length-biased (long answers stay longer): E[S] + E[N](1 + cv^2)
-    mem_limit = np.asarray(dep.max_batch(S + N * (1 + cv_n * cv_n), M), dtype=float)
+    # the batch bound: memory, the user's cap, the token budget; requests in the server are
+    # length-biased (long answers stay longer), and paged KV holds half the answer on average
+    held = S + N * (1 + cv_n * cv_n) * (0.5 if kv_allocation == "paged" else 1.0)
+    mem_limit = np.asarray(dep.max_batch(held, M), dtype=float)
     limit = np.minimum(np.minimum(mem_limit, cap), float(M))
-    fits = limit >= 1
+    fits = (limit >= 1) & np.asarray(dep.fits(1, S + N, M))
     limit = np.maximum(limit, 1.0)
 
     # capacity: the closed loop with every slot filled

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import units as _units
 from ._catalog import Catalog, Source, read_data, read_sources, resolve
 from .errors import CatalogError
-from .units import ureg
 
 __all__ = ["Model", "MODELS", "model"]
 
@@ -148,7 +148,7 @@ class Model:
 
     @property
     def params(self):
-        return self.params_b * 1e9 * ureg.dimensionless
+        return self.params_b * 1e9 * _units.ureg.dimensionless
 
     @property
     def kv_elements_per_token(self) -> float:

@@ -107,14 +107,31 @@ def frontier(x, y, *, labels=None, title: str, xlabel: str, ylabel: str, highlig
     return ax
 
 
-def predicted_vs_measured(compared, *, ax=None):
-    """Log-log scatter of predicted against measured with the y = x line (``validation.compare``)."""
-    ax = new_axes("Model against published measurements", "measured", "predicted",
-                  logx=True, logy=True, ax=ax)
-    for i, (gpu, group) in enumerate(compared.groupby("gpu")):
-        ax.plot(group["value"], group["predicted"], "o", color=PALETTE[i], label=gpu)
-    lo = min(compared["value"].min(), compared["predicted"].min()) * 0.8
-    hi = max(compared["value"].max(), compared["predicted"].max()) * 1.25
-    ax.plot([lo, hi], [lo, hi], color=PALETTE[7], lw=1, label="y = x")
-    ax.legend()
-    return ax
+def predicted_vs_measured(compared):
+    """Predicted against measured, log-log with y = x and a 2x band (``validation.compare``).
+
+    Two panels, latencies (TTFT, ITL, end to end, in ms) and throughputs (tokens/s), coloured
+    by accelerator; points above the line are where the model is pessimistic (latency) or
+    optimistic (throughput).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.6))
+    panels = [("latency (ms)", compared["metric"].str.endswith("_ms")),
+              ("output tokens/s", ~compared["metric"].str.endswith("_ms"))]
+    gpus = sorted(compared["gpu"].unique())
+    for ax, (what, rows) in zip(axes, panels):
+        sub = compared[rows]
+        new_axes(f"{what.split(' (')[0].capitalize()}: {len(sub)} published points",
+                 f"measured {what}", f"predicted {what}", logx=True, logy=True, ax=ax)
+        for i, gpu in enumerate(gpus):
+            g = sub[sub["gpu"] == gpu]
+            if len(g):
+                ax.plot(g["value"], g["predicted"], "o", ms=4, alpha=0.8, color=PALETTE[i], label=gpu)
+        lo = min(sub["value"].min(), sub["predicted"].min()) * 0.7
+        hi = max(sub["value"].max(), sub["predicted"].max()) * 1.4
+        x = np.array([lo, hi])
+        ax.plot(x, x, color=PALETTE[7], lw=1, label="y = x")
+        ax.plot(x, 2 * x, color=PALETTE[7], lw=0.8, ls=":", label="2x off")
+        ax.plot(x, x / 2, color=PALETTE[7], lw=0.8, ls=":")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._report import Report
-from .errors import ValueRangeError
 from .deployment import Efficiency, as_deployment
+from .errors import ValueRangeError
 from .kv import kv_bytes_per_token
 from .models import model as _model
 from .serving import decode_step, serve

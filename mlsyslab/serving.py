@@ -41,8 +41,8 @@ from .models import Model
 from .precision import math_precision
 from .units import magnitude, quantity
 
-__all__ = ["Efficiency", "ServingResult", "serve", "decode_step", "arithmetic_intensity",
-           "DEFAULT_EFFICIENCY"]
+__all__ = ["Efficiency", "ServingResult", "serve", "decode_step", "prefill_seconds",
+           "arithmetic_intensity", "DEFAULT_EFFICIENCY"]
 
 GB = 1e9
 
@@ -77,6 +77,17 @@ def decode_step(model, hardware=None, *, batch=1, context=1024, tp=1, weights="f
         "compute_bound": st.compute_bound,
         "fits": dep.fits(b, c),
     }
+
+
+def prefill_seconds(deployment: Deployment, batch, prompt_tokens, cached_prompt_tokens=0):
+    """Time to the first token of a batch whose prompts are prefilled together (arrays broadcast).
+
+    One forward pass over ``B (S - S_c)`` tokens attending to ``(S + S_c) / 2`` earlier tokens on
+    average, plus the per-request overhead: the TTFT of :func:`serve`. No memory check.
+    """
+    B, S, Sc = (np.asarray(x, dtype=float) for x in (batch, prompt_tokens, cached_prompt_tokens))
+    pre = deployment.step_seconds(0.0, 0.0, B * (S - Sc), (S + Sc) / 2)
+    return pre + deployment.efficiency.request_overhead_ms * 1e-3
 
 
 def arithmetic_intensity(model, *, tokens, context=0, weights: str = "fp16", kv: str = "fp16"):
@@ -321,7 +332,7 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
 
     # prefill: every prompt in one pass; decode: the mean step over the growing context
     pre = dep.step_time(prefill_tokens=B * (S - Sc), prefill_context=(S + Sc) / 2)
-    ttft = pre.total_s + dep.efficiency.request_overhead_ms * 1e-3
+    ttft = prefill_seconds(dep, B, S, Sc)
     mid = S + N / 2
     dec = dep.step_time(decode_tokens=B, decode_context=mid)
     itl = dec.total_s

@@ -5,7 +5,11 @@ deployment's own step time (:meth:`Deployment.step_seconds`):
 
 1. arrivals up to now join a FIFO queue;
 2. the queue's head is admitted while running sequences < the batch bound (``max_batch`` and the
-   token budget ``M``) and its whole context ``S + N`` fits in the free KV pool (no eviction);
+   token budget ``M``) and its KV fits: with ``kv_allocation="paged"`` (vLLM, SGLang, lmdeploy)
+   its prompt must fit in the free pool and its cache then grows a token a step; when a step
+   would overflow the pool the newest request is preempted (its KV freed, recomputed when it is
+   readmitted at the head of the queue); with ``"reserved"`` (TensorRT-LLM's
+   ``GUARANTEED_NO_EVICT``) its whole context ``S + N`` is reserved at admission;
 3. the step gives one token to every decoding sequence and fills the rest of the budget with
    prompt chunks, first come first served (chunked prefill);
 4. a request whose prompt completes gets its first token at the end of that step; one that has
@@ -34,6 +38,7 @@ import numpy as np
 from ._report import Report
 from .deployment import DEFAULT_MAX_BATCHED_TOKENS, as_deployment
 from .errors import InfeasibleError, ValueRangeError
+from .load import KV_ALLOCATIONS
 from .units import magnitude
 
 __all__ = ["simulate", "SimulationResult", "sample_lengths"]
@@ -71,6 +76,7 @@ class SimulationResult(Report):
     batch: float
     queue: float
     steps: int
+    preemptions: int = 0
     feasible: bool = True
     reason: str | None = None
 
@@ -93,11 +99,12 @@ def _weighted_quantile(values, weights, p):
 def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
              output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0,
              requests=2000, warmup=0.2, max_batch=None,
-             max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, seed=0, tp=1, weights="fp16",
-             kv="fp16", efficiency=None, memory_utilization=0.9) -> SimulationResult:
+             max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", seed=0, tp=1,
+             weights="fp16", kv="fp16", efficiency=None, memory_utilization=0.9) -> SimulationResult:
     """Simulate ``requests`` requests through one replica (see the module docstring).
 
-    Arguments are those of :func:`mlsyslab.load` (scalars only), plus ``requests`` (>= 10),
+    Arguments are those of :func:`mlsyslab.load` (scalars only; ``kv_allocation`` "paged" or
+    "reserved" as there), plus ``requests`` (>= 10),
     ``warmup`` (fraction excluded at the start, in [0, 0.9)) and ``seed``.
     Raises :class:`~mlsyslab.InfeasibleError` when a request cannot fit in memory at all.
     """
@@ -108,6 +115,8 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
     if (concurrency is None) == (rate is None):
         raise ValueRangeError("give exactly one of concurrency= (closed loop) or rate= (open loop)")
     closed = concurrency is not None
+    if kv_allocation not in KV_ALLOCATIONS:
+        raise ValueRangeError(f"kv_allocation must be one of {', '.join(KV_ALLOCATIONS)}; got {kv_allocation!r}")
     scalars = {}
     for name, value, unit, kw in (
             ("prompt_tokens", prompt_tokens, "token", dict(minimum=1)),
@@ -145,77 +154,136 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
     worst = int((S + N).max())
     if worst > pool_tokens:
         raise InfeasibleError(dep.memory_reasons(1, worst, M))
+    paged = kv_allocation == "paged"
 
     step = dep.step_seconds
     t_request = dep.efficiency.request_overhead_ms * 1e-3   # delays the first token, holds no GPU
     arrive = np.full(total, np.nan)
     first = np.full(total, np.nan)
     done = np.full(total, np.nan)
-    future: list[float] = []          # (open loop: all; closed: the first clients) arrival times
     if closed:
         C = min(int(offered), total)
         idle = float(step(0, 0, S.mean(), S.mean() / 2) + (N.mean() - 1) * step(1, S.mean() + N.mean() / 2))
         future = sorted(rng.uniform(0, idle, C).tolist())
     else:
         future = np.cumsum(rng.exponential(1.0 / float(offered), total)).tolist()
-    issued = 0
-    waiting: deque[int] = deque()
-    prefilling: deque[list] = deque()     # [id, prompt tokens computed so far]
-    heap: list[tuple[int, int]] = []      # (finish step, id) of decoding sequences
-    D = 0                                 # steps run so far
-    dec_base = 0.0                        # sum over decoding of (S_i + 1 - entry step)
-    running = reserved = completed = 0
+    fut_i = issued = completed = preemptions = 0
+    waiting: deque[int] = deque()         # arrived, not admitted (preempted requests rejoin at the head)
+    late: list[int] = []                  # closed loop: reach the engine after its next step starts
+    prefilling: deque[list] = deque()     # [id, prompt tokens computed so far, tokens to compute]
+    heap: list[tuple[int, int, int]] = [] # (finish step, id, version) of decoding sequences
+    version = np.zeros(total, dtype=np.int64)
+    generated = np.zeros(total, dtype=np.int64)   # tokens emitted so far
+    offset = np.zeros(total, dtype=np.int64)      # context = offset + D while decoding
+    admitted_at = np.zeros(total, dtype=np.int64)
+    running: dict[int, str] = {}          # id -> "prefill" or "decode"
+    dec_count = 0
+    dec_base = 0                          # sum of offsets of decoding sequences
+    held_prefill = 0                      # KV tokens held by requests in prefill
+    reserved = 0                          # reservation policy: S + N per running request
+    D = 0
+    admissions = 0
     t = 0.0
-    fut_i = 0
     seg_t, seg_dur, seg_k, seg_d, seg_run, seg_wait = [], [], [], [], [], []
 
-    def finish_until(now):
-        nonlocal running, reserved, completed, issued, dec_base
-        while heap and heap[0][0] <= D:
-            _, i = heapq.heappop(heap)
-            done[i] = now
-            running -= 1
-            reserved -= int(S[i] + N[i])
-            dec_base -= S[i] + 1 - (done_entry[i])
-            completed += 1
-            if closed and issued < total:
-                arrive[issued] = now
-                late.append(issued)       # reaches the engine after it started the next step
-                issued += 1
+    def record(dt, k, d):
+        seg_t.append(t)
+        seg_dur.append(dt)
+        seg_k.append(k)
+        seg_d.append(d)
+        seg_run.append(len(running))
+        seg_wait.append(len(waiting))
 
-    done_entry = np.zeros(total, dtype=np.int64)
-    late: list[int] = []
+    def used_tokens():
+        return reserved if not paged else dec_base + dec_count * D + held_prefill
+
+    def admit_cost(i):
+        return int(S[i] + N[i]) if not paged else int(S[i] + generated[i])
+
+    def leave(i, now):
+        nonlocal completed, issued, reserved
+        done[i] = now
+        del running[i]
+        if not paged:
+            reserved -= int(S[i] + N[i])
+        completed += 1
+        if closed and issued < total:
+            arrive[issued] = now
+            late.append(issued)
+            issued += 1
+
+    def finish_until(now):
+        nonlocal dec_count, dec_base
+        while heap and heap[0][0] <= D:
+            _, i, v = heapq.heappop(heap)
+            if v != version[i]:
+                continue                  # a stale entry of a preempted sequence
+            generated[i] = N[i]
+            dec_count -= 1
+            dec_base -= offset[i]
+            leave(i, now)
+
+    def preempt_one():
+        """Recompute preemption (vLLM): free the newest request's KV, requeue it at the head."""
+        nonlocal dec_count, dec_base, held_prefill, preemptions
+        i = max(running, key=lambda j: admitted_at[j])
+        if running[i] == "decode":
+            generated[i] = offset[i] + D - S[i]
+            dec_count -= 1
+            dec_base -= offset[i]
+            version[i] += 1
+        else:
+            for entry in prefilling:
+                if entry[0] == i:
+                    held_prefill -= entry[2] + int(Sc[i])
+                    prefilling.remove(entry)
+                    break
+        del running[i]
+        waiting.appendleft(i)
+        preemptions += 1
+
     while completed < total:
         while fut_i < len(future) and future[fut_i] <= t and issued < total:
             arrive[issued] = future[fut_i]
             waiting.append(issued)
             issued += 1
             fut_i += 1
-        while waiting and running < cap and reserved + S[waiting[0]] + N[waiting[0]] <= pool_tokens:
+        while waiting and len(running) < cap and used_tokens() + admit_cost(waiting[0]) <= pool_tokens:
             i = waiting.popleft()
-            prefilling.append([i, 0])
-            running += 1
-            reserved += int(S[i] + N[i])
-        d = len(heap)
-        if running == 0 and late:
-            waiting.extend(late)
-            late.clear()
-            continue
-        if running == 0:
+            todo = int(S[i] + generated[i] - Sc[i])        # a preempted request recomputes its tokens
+            prefilling.append([i, 0, todo])
+            held_prefill += todo + int(Sc[i])              # paged: its prompt's blocks, allocated now
+            if not paged:
+                reserved += int(S[i] + N[i])
+            running[i] = "prefill"
+            admissions += 1
+            admitted_at[i] = admissions
+        if not running:
+            if late:
+                waiting.extend(late)
+                late.clear()
+                continue
             if fut_i < len(future) and issued < total:
                 t = max(t, future[fut_i])
                 continue
             break  # pragma: no cover - nothing left to do
+        # paged KV: the next step's decode tokens need room, or the newest request is preempted
+        while paged and len(running) > 1 and used_tokens() + dec_count > pool_tokens:
+            preempt_one()
+        d = dec_count
         ctx = (dec_base + d * D) / d if d else 0.0
         if not prefilling:
-            # a run of pure decode steps until the next departure or arrival
+            # a run of pure decode steps until the next departure, arrival or full KV pool
+            while heap and heap[0][2] != version[heap[0][1]]:
+                heapq.heappop(heap)
             k = heap[0][0] - D
             if late:          # they reach the engine during the next step and join after it
                 k = 1
+            if paged and d:
+                k = max(1, min(k, (pool_tokens - used_tokens()) // d))
             alpha = float(step(d, ctx))
             beta = float(step(d, ctx + 1)) - alpha
-            admissible = not waiting and fut_i < len(future) and issued < total
-            if admissible:
+            if not waiting and fut_i < len(future) and issued < total:
                 gap = future[fut_i] - t
                 if beta > 0:
                     kk = (-(alpha - beta / 2) + math.sqrt((alpha - beta / 2) ** 2 + 2 * beta * gap)) / beta
@@ -223,8 +291,7 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
                     kk = gap / alpha
                 k = max(1, min(k, math.ceil(kk - 1e-12)))
             dt = k * alpha + beta * k * (k - 1) / 2
-            seg_t.append(t); seg_dur.append(dt); seg_k.append(k); seg_d.append(d)
-            seg_run.append(running); seg_wait.append(len(waiting))
+            record(dt, k, d)
             t += dt
             D += k
             waiting.extend(late)
@@ -236,28 +303,34 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
         for entry in prefilling:
             if budget <= 0:
                 break
-            i, got = entry
-            need = int(S[i] - Sc[i]) - got
-            chunk = min(need, budget)
+            i, got, todo = entry
+            chunk = min(todo - got, budget)
             pctx += chunk * (Sc[i] + got + chunk / 2)
             p += chunk
             budget -= chunk
             entry[1] = got + chunk
-            if chunk == need:
+            if got + chunk == todo:
                 finished_prompts.append(i)
         dt = float(step(d, ctx, p, pctx / p))
-        seg_t.append(t); seg_dur.append(dt); seg_k.append(1); seg_d.append(d)
-        seg_run.append(running); seg_wait.append(len(waiting))
+        record(dt, 1, d)
         t += dt
         D += 1
         waiting.extend(late)
         late.clear()
         for i in finished_prompts:
-            prefilling.popleft()
-            first[i] = t + t_request
-            done_entry[i] = D
-            dec_base += S[i] + 1 - D
-            heapq.heappush(heap, (D + int(N[i]) - 1, i))
+            entry = prefilling.popleft()
+            held_prefill -= entry[2] + int(Sc[i])
+            if generated[i] == 0:
+                first[i] = t + t_request
+            generated[i] += 1                      # the pass over the prompt samples a token
+            if generated[i] >= N[i]:
+                leave(i, t)
+                continue
+            running[i] = "decode"
+            offset[i] = S[i] + generated[i] - D
+            dec_count += 1
+            dec_base += offset[i]
+            heapq.heappush(heap, (D + int(N[i] - generated[i]), i, int(version[i])))
         finish_until(t)
 
     # the measured window
@@ -293,5 +366,5 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
         tpot_s=float(tpot.mean()), e2e_s=float(e2e.mean()),
         batch=float((np.asarray(seg_run)[win] * time_w).sum() / max(time_w.sum(), 1e-12)),
         queue=float((np.asarray(seg_wait)[win] * time_w).sum() / max(time_w.sum(), 1e-12)),
-        steps=int(k.sum()),
+        steps=int(k.sum()), preemptions=int(preemptions),
     )

@@ -47,9 +47,9 @@ import numpy as np
 
 from ._catalog import read_data
 from ._report import Report
+from .deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, Efficiency, valid_tps
 from .errors import CatalogError, ValueRangeError
 from .hardware import Accelerator, accelerator
-from .deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, Efficiency, valid_tps
 from .load import LoadResult, load
 from .models import model as _model
 from .slo import SLO
@@ -205,29 +205,42 @@ def _tp_candidates(m, hw, tp) -> list[int]:
     return [t for t in valid_tps(m, hw) if t in (1, 2, 4, 8, 16, 32, 64, 72)]
 
 
+_MAX_RATE_CACHE: dict = {}
+
+
 def _max_rate(dep, slo: SLO, kw) -> tuple[float, LoadResult]:
-    """The largest Poisson rate one replica sustains within the SLO (0 if none), and its load."""
+    """The largest Poisson rate one replica sustains within the SLO (0 if none), and its load.
+
+    A grid over (0, capacity), refined once around the last rate that meets the SLO (to 0.1% of
+    capacity). Results are memoised per deployment, SLO and workload: cascades and sweeps ask
+    for the same replica many times.
+    """
+    key = (repr(dep.model), repr(dep.hardware), int(dep.tp), dep.weights, dep.kv, dep.efficiency,
+           dep.memory_utilization, slo, tuple(sorted(kw.items())))
+    if key in _MAX_RATE_CACHE:
+        return _MAX_RATE_CACHE[key]
     base = load(dep, concurrency=1, **kw)
-    if not base.feasible:
-        return 0.0, base
-    cap = float(base.capacity_rps)
-    rates = cap * np.linspace(0.002, 0.998, 250)
-    r = load(dep, rate=rates, **kw)
-    ok = np.nonzero(slo.met(r))[0]
-    if not len(ok):
-        return 0.0, base
-    lo = rates[ok[-1]]
-    hi = rates[ok[-1] + 1] if ok[-1] + 1 < len(rates) else cap
-    fine = np.linspace(lo, hi, 64)[:-1] if hi > lo else np.array([lo])
-    rf = load(dep, rate=fine, **kw)
-    okf = np.nonzero(slo.met(rf))[0]
-    return (float(fine[okf[-1]]) if len(okf) else float(lo)), base
+    out = (0.0, base)
+    if base.feasible:
+        cap = float(base.capacity_rps)
+        rates = cap * np.linspace(0.01, 0.99, 50)
+        ok = np.nonzero(slo.met(load(dep, rate=rates, **kw)))[0]
+        if len(ok):
+            lo = rates[ok[-1]]
+            hi = rates[ok[-1] + 1] if ok[-1] + 1 < len(rates) else cap * 0.999
+            fine = np.linspace(lo, hi, 21)
+            okf = np.nonzero(slo.met(load(dep, rate=fine, **kw)))[0]
+            out = (float(fine[okf[-1]]) if len(okf) else float(lo)), base
+    if len(_MAX_RATE_CACHE) > 512:
+        _MAX_RATE_CACHE.clear()
+    _MAX_RATE_CACHE[key] = out
+    return out
 
 
 def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, slo: SLO | None = None,
           slo_ttft_ms=None, slo_itl_ms=None, tp=None, weights="fp16", kv="fp16", max_batch=None,
-          max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, prompt_cv=0.0, output_cv=0.0,
-          plan: str = "batched", efficiency: Efficiency | None = None,
+          max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", prompt_cv=0.0,
+          output_cv=0.0, plan: str = "batched", efficiency: Efficiency | None = None,
           memory_utilization=0.9) -> Fleet:
     """Size a fleet for ``qps`` queries/s within an SLO, with the load model; see the module docstring.
 
@@ -244,7 +257,8 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
     slo : SLO, optional
         The latency targets every replica must meet at its share of the load; default
         ``DEFAULT_SLO`` (p99 TTFT <= 2 s). ``slo_ttft_ms`` / ``slo_itl_ms`` build one (p99 TTFT,
-        mean ITL) when ``slo`` is not given.
+        default 2 s, and mean ITL) when ``slo`` is not given; pass ``slo=SLO(itl_ms=...)`` for
+        no TTFT target at all.
     tp : int, optional
         Fix the tensor-parallel degree; by default every degree that fits is tried and the plan
         with the fewest GPUs kept.
@@ -256,8 +270,7 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
     if plan not in ("batched", "naive"):
         raise ValueRangeError(f"plan must be 'batched' or 'naive'; got {plan!r}")
     if slo is None:
-        slo = (DEFAULT_SLO if slo_ttft_ms is None and slo_itl_ms is None
-               else SLO(ttft_ms=slo_ttft_ms, itl_ms=slo_itl_ms))
+        slo = SLO(ttft_ms=DEFAULT_SLO.ttft_ms if slo_ttft_ms is None else slo_ttft_ms, itl_ms=slo_itl_ms)
     elif not isinstance(slo, SLO):
         raise ValueRangeError(f"slo must be an mlsyslab.SLO; got {type(slo).__name__}")
     elif slo_ttft_ms is not None or slo_itl_ms is not None:
@@ -277,7 +290,8 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
                            memory_utilization=memory_utilization) for t in _tp_candidates(m, hw, tp)]
     m, hw = deps[0].model, deps[0].hardware
     kw = dict(prompt_tokens=P, output_tokens=N, prompt_cv=prompt_cv, output_cv=output_cv,
-              max_batch=1 if plan == "naive" else max_batch, max_batched_tokens=max_batched_tokens)
+              max_batch=1 if plan == "naive" else max_batch, max_batched_tokens=max_batched_tokens,
+              kv_allocation=kv_allocation)
     base = Fleet(model=m.key, hardware=hw, plan=plan, qps=float(q), prompt_tokens=P, output_tokens=N,
                  slo=slo, feasible=False, reason=None)
     best, reasons = None, []

@@ -17,41 +17,63 @@ Stock pint defines ``bit = []`` (dimensionless), so ``1 byte/s + 1/s`` silently 
 from __future__ import annotations
 
 import numbers
+import sys
 from importlib import resources
 
 import numpy as np
-import pint
 
 from .errors import UnitError, ValueRangeError
 
+_REGISTRY = None
 
-def _registry() -> pint.UnitRegistry:
+
+def registry():
+    """The package's one unit registry, built on first use (pint costs ~0.15 s to load)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _build()
+    return _REGISTRY
+
+
+def __getattr__(name):  # PEP 562: ``units.ureg`` and ``units.Q_`` build the registry lazily
+    if name == "ureg":
+        return registry()
+    if name == "Q_":
+        return registry().Quantity
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _is_quantity(value) -> bool:
+    pint = sys.modules.get("pint")          # no quantity can exist before pint is imported
+    return pint is not None and isinstance(value, pint.Quantity)
+
+
+def _build():
+    import pint
+
     files = resources.files("pint")
     text = files.joinpath("default_en.txt").read_text(encoding="utf-8")
     text = text.replace("@import constants_en.txt",
                         files.joinpath("constants_en.txt").read_text(encoding="utf-8"), 1)
     if "bit = []" not in text:  # pragma: no cover - a pint release changed its definitions
         raise ImportError("pint's default_en.txt no longer defines 'bit = []'; update mlsyslab.units")
-    registry = pint.UnitRegistry(None, cache_folder=None)
-    registry.load_definitions(text.replace("bit = []", "bit = [information]", 1).splitlines())
-    return registry
+    ureg = pint.UnitRegistry(None, cache_folder=None)
+    ureg.load_definitions(text.replace("bit = []", "bit = [information]", 1).splitlines())
+    ureg.define("token = [token] = tok")
+    ureg.define("request = [request] = req")
+    ureg.define("query = [query]")
+    ureg.define("flop = [flop]")
+    ureg.define("USD = [currency] = usd = dollar")
+    ureg.formatter.default_format = "~P"
+    pint.set_application_registry(ureg)
+    return ureg
 
 
-ureg = _registry()
-ureg.define("token = [token] = tok")
-ureg.define("request = [request] = req")
-ureg.define("query = [query]")
-ureg.define("flop = [flop]")
-ureg.define("USD = [currency] = usd = dollar")
-ureg.formatter.default_format = "~P"
-pint.set_application_registry(ureg)
-
-Q_ = ureg.Quantity
-
-__all__ = ["ureg", "Q_", "magnitude", "quantity"]
+__all__ = ["ureg", "Q_", "registry", "magnitude", "quantity"]  # noqa: F822 - ureg, Q_ are lazy
 
 
 def _describe(unit: str) -> str:
+    ureg = registry()
     dim = ureg.parse_units(unit).dimensionality if unit else ureg.dimensionless.dimensionality
     return f"{unit} ({dim})" if str(dim) != "dimensionless" else "a plain number"
 
@@ -64,7 +86,11 @@ def magnitude(value, unit: str, name: str, *, minimum: float | None = None,
     wrong dimension raises :class:`UnitError` naming the expected dimension. Range checks raise
     :class:`ValueRangeError` saying what is allowed.
     """
-    if isinstance(value, pint.Quantity):
+    if isinstance(value, (numbers.Number, np.ndarray, list, tuple)) and not _is_quantity(value):
+        mag = value
+    elif _is_quantity(value):
+        import pint
+
         try:
             mag = value.to(unit).magnitude if unit else value.to("dimensionless").magnitude
         except pint.DimensionalityError:
@@ -73,6 +99,9 @@ def magnitude(value, unit: str, name: str, *, minimum: float | None = None,
                 f"({value.dimensionality})"
             ) from None
     elif isinstance(value, str):
+        import pint
+
+        ureg = registry()
         try:
             parsed = ureg.Quantity(value)
         except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
@@ -82,8 +111,6 @@ def magnitude(value, unit: str, name: str, *, minimum: float | None = None,
             parsed = ureg.Quantity(getattr(parsed, "magnitude", parsed), unit)  # "60" means 60 <unit>
         return magnitude(parsed, unit, name, minimum=minimum,
                          strictly_positive=strictly_positive, integer=integer)
-    elif isinstance(value, (numbers.Number, np.ndarray, list, tuple)):
-        mag = value
     else:
         raise UnitError(f"{name} must be a number or a quantity of {_describe(unit)}; got {type(value).__name__}")
     arr = np.asarray(mag, dtype=float)
@@ -106,4 +133,4 @@ def quantity(mag, unit: str):
     """Wrap a float or array as a quantity of this registry (0-d arrays become floats)."""
     if isinstance(mag, np.ndarray) and mag.ndim == 0:
         mag = float(mag)
-    return ureg.Quantity(mag, unit)
+    return registry().Quantity(mag, unit)

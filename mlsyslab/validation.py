@@ -8,9 +8,10 @@ How each row is predicted (``mode``):
 
 - ``static``: a batch that starts together, :func:`mlsyslab.serve` (TTFT is the cohort's
   prefill, as ``gptSessionBenchmark``, lmdeploy's ``profile_generation`` and ``benchmark_latency``
-  measure it). Where the batch's KV does not fit (lmdeploy ran 64 sessions of 4,096 tokens of a
-  16-bit 7B model on one 80 GB A100, which cannot hold them at once), the engine runs what fits
-  and queues the rest: :func:`mlsyslab.load` in a closed loop of ``batch`` clients;
+  measure it). Where the batch's whole contexts do not fit (lmdeploy ran 64 sessions of 4,096
+  tokens of a 16-bit 7B model on one 80 GB A100), the engine admits them all and grows their KV
+  on demand: the cohort's prompts are prefilled together (TTFT) and the decode is
+  :func:`mlsyslab.load` with paged KV in a closed loop of ``batch`` clients;
 - ``max_load``: the engine fed at an infinite rate, :func:`mlsyslab.load` in a closed loop with
   as many clients as prompts and ``max_batch`` = the source's "Max Num Seqs" (vLLM's default of
   256 where the source does not state it).
@@ -31,7 +32,7 @@ import numpy as np
 
 from .deployment import Deployment, calibrated_efficiency
 from .load import load
-from .serving import serve
+from .serving import prefill_seconds, serve
 
 __all__ = ["load_measurements", "compare", "predict_row", "error_table", "leave_one_source_out",
            "with_factors", "summary_numbers", "UNSTATED_KV", "VLLM_DEFAULT_MAX_NUM_SEQS"]
@@ -79,15 +80,21 @@ def predict_row(row, efficiency_for=None, kv_assumption=None) -> float:
         attr, scale = _STATIC[row.metric]
         value = getattr(r, attr) * scale
     elif row.mode == "static":
-        # more sessions than the KV cache holds: the engine runs what fits and queues the rest
-        r = load(dep, concurrency=B, prompt_tokens=S, output_tokens=max(N, 2))
-        attr, scale = _STATIC[row.metric]
-        value = getattr(r, attr) * scale
+        # more sessions than whole contexts the KV cache holds: the engine admits them all, its
+        # KV grows on demand (paged), so the cohort's prompts are prefilled together and the
+        # decode runs as the paged load model at that many clients (preempting when full)
+        if row.metric == "ttft_ms" and bool(dep.fits(B, S)):
+            value = float(prefill_seconds(dep, B, S)) * 1e3
+        else:
+            r = load(dep, concurrency=B, prompt_tokens=S, output_tokens=max(N, 2), kv_allocation="paged")
+            attr, scale = _STATIC[row.metric]
+            value = getattr(r, attr) * scale
     elif row.mode == "max_load":
         seqs = row.batch_or_concurrency
         cap = VLLM_DEFAULT_MAX_NUM_SEQS if seqs != seqs else int(seqs)   # NaN: not stated
         clients = max(cap, int(dep.max_batch(S + N)))
-        r = load(dep, concurrency=clients, prompt_tokens=S, output_tokens=max(N, 2), max_batch=cap)
+        r = load(dep, concurrency=clients, prompt_tokens=S, output_tokens=max(N, 2), max_batch=cap,
+                 kv_allocation="paged")
         value = r.throughput_tok_s
     else:  # pragma: no cover - a mode the csv does not use yet
         raise ValueError(f"mode {row.mode!r} is not modelled")

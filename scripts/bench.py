@@ -1,8 +1,15 @@
-"""Benchmark: configurations per second of the serving model, and of its tidy DataFrame.
+"""Benchmark: the speed goals of the serving models, measured (not asserted in tests).
 
-Goal (issue 2): a sweep of 100,000 configurations in well under a second. Usage: make bench
+- serve: a sweep of 100,000 configurations in one call, and its tidy DataFrame;
+- load: a 10 x 10 x 10 grid (concurrency x prompt x output) in well under a second;
+- simulate: 10,000 requests in under 2 s;
+- import mlsyslab in under 0.3 s, and a CLI answer in well under half a second.
+
+Usage: make bench
 """
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -19,7 +26,7 @@ def best_of(fn, repeat=5):
     return min(times), out
 
 
-def main() -> None:
+def bench_serve() -> None:
     batch = np.arange(1, 101)[:, None, None]
     prompt = np.linspace(128, 32768, 100).round()[None, :, None]
     output = np.linspace(16, 4096, 10).round()[None, None, :]
@@ -27,18 +34,61 @@ def main() -> None:
     for model, gpu, tp in [("llama-3-8b", "h100-sxm", 1), ("llama-3-70b", "h200", 2),
                            ("deepseek-v3", "h200", 8)]:
         weights = "fp8" if model == "deepseek-v3" else "fp16"
+
         def sweep(model=model, gpu=gpu, tp=tp, weights=weights):
             return ml.serve(model, gpu, tp=tp, weights=weights, batch=batch,
                             prompt_tokens=prompt, output_tokens=output)
 
         t, _ = best_of(sweep)
-        # a fresh result each time, so the infeasibility reasons are built inside the timing
         tf, frame = best_of(lambda: sweep().to_frame(), repeat=2)
         tf -= t
-        print(f"{model:12} on {tp} x {gpu:9}: {n:,} configurations in {t * 1e3:6.1f} ms "
-              f"= {n / t:12,.0f} configurations/s; to_frame {tf * 1e3:6.0f} ms "
-              f"({len(frame):,} rows, {(~frame.feasible).sum():,} infeasible with reasons)")
+        print(f"serve    {model:12} on {tp} x {gpu:9}: {n:,} configurations in {t * 1e3:6.1f} ms "
+              f"= {n / t:12,.0f}/s; to_frame {tf * 1e3:6.0f} ms ({(~frame.feasible).sum():,} infeasible with reasons)")
+
+
+def bench_load() -> None:
+    conc = np.unique(np.logspace(0, np.log10(512), 10).round())[:, None, None]
+    prompt = np.linspace(128, 8192, 10).round()[None, :, None]
+    output = np.linspace(64, 2048, 10).round()[None, None, :]
+    n = conc.size * prompt.size * output.size
+    dep = ml.Deployment("llama-3-70b", "h100-sxm", tp=4)
+    t, r = best_of(lambda: ml.load(dep, concurrency=conc, prompt_tokens=prompt, output_tokens=output))
+    print(f"load     closed loop, {conc.size} x {prompt.size} x {output.size} = {n:,} configurations in "
+          f"{t * 1e3:6.1f} ms ({np.sum(r.feasible):,} feasible)")
+    rates = np.linspace(0.5, 30, 10)[:, None, None]
+    t, r = best_of(lambda: ml.load(dep, rate=rates, prompt_tokens=prompt, output_tokens=output))
+    print(f"load     open loop,   {rates.size} x {prompt.size} x {output.size} = {n:,} configurations in "
+          f"{t * 1e3:6.1f} ms")
+
+
+def bench_simulate() -> None:
+    dep = ml.Deployment("llama-3-8b", "h100-sxm")
+    for kind, x in (("concurrency", 64), ("rate", 20.0)):
+        t, s = best_of(lambda kind=kind, x=x: ml.simulate(dep, **{kind: x}, requests=10_000, prompt_tokens=1024,
+                                                         output_tokens=256, prompt_cv=0.5, output_cv=0.5),
+                       repeat=2)
+        print(f"simulate 10,000 requests ({kind} {x:g}) in {t:5.2f} s: {s.steps:,} steps, "
+              f"{s.preemptions} preemptions")
+
+
+def bench_startup() -> None:
+    def run(cmd):
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    base = run([sys.executable, "-c", "pass"])
+    imp = run([sys.executable, "-c", "import mlsyslab"])
+    cli = run([sys.executable, "-m", "mlsyslab", "serve", "--model", "llama-3-8b", "--gpu", "h100"])
+    print(f"startup  import mlsyslab {imp - base:.3f} s (Python itself {base:.3f} s); "
+          f"`mlsyslab serve` answers in {cli:.3f} s")
 
 
 if __name__ == "__main__":
-    main()
+    bench_serve()
+    bench_load()
+    bench_simulate()
+    bench_startup()

@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from mlsyslab.validation import compare, error_table, leave_one_source_out, load_measurements, with_factors
+from mlsyslab.validation import (
+    compare,
+    error_table,
+    leave_one_source_out,
+    load_measurements,
+    with_factors,
+)
 
 SHARED = ("bandwidth", "compute", "step_overhead_ms", "allreduce_latency_us", "request_overhead_ms")
 BOUNDS = {"bandwidth": (0.4, 0.95), "compute": (0.1, 0.9), "step_overhead_ms": (0.0, 10.0),

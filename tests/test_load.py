@@ -70,8 +70,10 @@ def test_streaming_itl_includes_other_requests_prefill():
 def test_knee_throughput_saturates_at_the_memory_bound():
     c = np.array([1, 8, 64, 1000, 4000])
     r = ml.load(DEP, concurrency=c, prompt_tokens=2048, output_tokens=256)
-    limit = DEP.max_batch(2048 + 256)
+    limit = DEP.max_batch(2048 + 256 / 2)          # paged KV: half the answer held on average
     assert r.batch_limit[0] == limit
+    reserved = ml.load(DEP, concurrency=4000, prompt_tokens=2048, output_tokens=256, kv_allocation="reserved")
+    assert reserved.batch_limit == DEP.max_batch(2048 + 256)
     assert np.all(np.diff(r.throughput_tok_s) >= -1e-6)
     assert r.throughput_tok_s[-1] == pytest.approx(r.throughput_tok_s[-2], rel=1e-6)
     assert r.bottleneck[-1] == "memory" and r.queue[-1] == pytest.approx(4000 - limit)
@@ -159,7 +161,7 @@ def test_fleet_sizes_with_the_load_model_and_no_hidden_cap():
     assert slo.met(ml.load(DEP, rate=40 / f.replicas, prompt_tokens=1024, output_tokens=256))
     if f.replicas > 1:
         assert not slo.met(ml.load(DEP, rate=40 / (f.replicas - 1), prompt_tokens=1024, output_tokens=256))
-    assert f.batch_limit == DEP.max_batch(1024 + 256)
+    assert f.batch_limit == DEP.max_batch(1024 + 256 / 2)
     assert f.ttft_p99_s * 1e3 <= 1000 and f.itl_s * 1e3 <= 30
 
 
@@ -168,3 +170,13 @@ def test_fleet_reports_an_slo_it_cannot_meet():
     assert not f.feasible and "ITL" in f.reason
     with pytest.raises(ml.InfeasibleError):
         ml.tco(f)
+
+
+@pytest.mark.parametrize("allocation", ["paged", "reserved"])
+def test_memory_bound_and_saturated_throughput_match_the_simulation(allocation):
+    kw = dict(prompt_tokens=512, output_tokens=512, prompt_cv=0.3, output_cv=0.3, kv_allocation=allocation)
+    model = ml.load(DEP, concurrency=1024, **kw)
+    sim = ml.simulate(DEP, concurrency=1024, requests=4096, **kw)
+    assert sim.batch == pytest.approx(model.batch_limit, rel=0.02)
+    assert sim.throughput_tok_s == pytest.approx(model.throughput_tok_s, rel=0.10)
+    assert (sim.preemptions > 0) == (allocation == "paged")

@@ -8,7 +8,13 @@ change that makes the model worse fails; each gap says why it is there.
 import numpy as np
 import pytest
 
-from mlsyslab.validation import UNSTATED_KV, compare, error_table, load_measurements, summary_numbers
+from mlsyslab.validation import (
+    UNSTATED_KV,
+    compare,
+    error_table,
+    load_measurements,
+    summary_numbers,
+)
 
 from .conftest import SHARED_VALIDATION
 
