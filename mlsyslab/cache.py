@@ -209,12 +209,10 @@ def serving_effect(model, hardware=None, *, prompt_tokens, prefix_tokens, hit_ra
                  cached_prompt_tokens=C, **serve_kw)
     cold.require_feasible()
     dep = cold.deployment
-    a = dep.attention_flops_per_context_token
-    full = dep.flops_per_token * P + 0.5 * a * P * P
-    part = dep.flops_per_token * (P - C) + 0.5 * a * (P * P - C * C)
+    full, part = dep.prefill_flops(P), dep.prefill_flops(P, C)
     return ServingCacheEffect(
         hit_rate=hit_rate, ttft_cold_s=cold.ttft_s, ttft_warm_s=warm.ttft_s,
         ttft_expected_s=hit_rate * warm.ttft_s + (1 - hit_rate) * cold.ttft_s,
-        prefill_flops_saved=hit_rate * (1 - part / full),
+        prefill_flops_saved=float(hit_rate * (1 - part / full)),
         prefix_kv_bytes=C * dep.kv_bytes_per_token, memory_per_gpu_bytes=warm.memory_per_gpu_bytes,
     )

@@ -176,14 +176,25 @@ def _cmd_reason(args) -> None:
     _emit(args, r.summary(), str(r))
 
 
-def _cmd_tco(args) -> None:
-    from .tco import Pricing, fleet, tco
+def _fleet(args):
+    from .tco import fleet
 
     output = args.output + (args.steps * args.tokens_per_step if args.steps else 0)
-    f = fleet(args.model, args.gpu, qps=args.qps, prompt_tokens=args.prompt, output_tokens=output,
-              slo_ttft_ms=args.slo_ttft_ms, slo_itl_ms=args.slo_itl_ms, tp=args.tp,
-              weights=args.weights, kv=args.kv, max_batch=args.max_batch,
-              plan="naive" if args.naive else "batched")
+    return fleet(args.model, args.gpu, qps=args.qps, prompt_tokens=args.prompt, output_tokens=output,
+                 slo_ttft_ms=args.slo_ttft_ms, slo_itl_ms=args.slo_itl_ms, tp=args.tp,
+                 weights=args.weights, kv=args.kv, max_batch=args.max_batch,
+                 plan="naive" if args.naive else "batched")
+
+
+def _cmd_fleet(args) -> None:
+    f = _fleet(args)
+    _emit(args, f.summary(), str(f))
+
+
+def _cmd_tco(args) -> None:
+    from .tco import Pricing, tco
+
+    f = _fleet(args)
     if not f.feasible:
         payload = {**f.summary(), "annual_usd": None, "usd_per_million_output_tokens": None,
                    "usd_per_query": None}
@@ -327,6 +338,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=_positive_int, default=1)
     _add_common(p)
     p.set_defaults(func=_cmd_reason)
+
+    p = sub.add_parser("fleet", help="replicas and GPUs that serve a target QPS within an SLO")
+    p.add_argument("--model", required=True)
+    p.add_argument("--gpu", required=True)
+    p.add_argument("--qps", type=_positive_float, required=True)
+    p.add_argument("--steps", type=_positive_int, default=None, help="reasoning steps K (adds K x tokens-per-step output)")
+    p.add_argument("--tokens-per-step", type=_positive_int, default=256)
+    p.add_argument("--prompt", type=_positive_int, default=512)
+    p.add_argument("--output", type=_positive_int, default=256)
+    p.add_argument("--slo-ttft-ms", type=_positive_float, default=None,
+                   help="p99 time-to-first-token target in ms (default 2000 when no target is given)")
+    p.add_argument("--slo-itl-ms", type=_positive_float, default=None, help="mean inter-token latency target in ms")
+    p.add_argument("--max-batch", type=_positive_int, default=None, help="cap on running sequences (default: memory)")
+    p.add_argument("--tp", type=_positive_int, default=None, help="fix tp (default: cheapest that fits)")
+    p.add_argument("--weights", default="fp16")
+    p.add_argument("--kv", default="fp16")
+    p.add_argument("--naive", action="store_true", help="size the naive one-query-per-replica plan")
+    _add_common(p)
+    p.set_defaults(func=_cmd_fleet)
 
     p = sub.add_parser("tco", help="fleet size and annual cost for a target QPS")
     p.add_argument("--model", required=True)

@@ -74,7 +74,7 @@ from .precision import (
 )
 
 __all__ = ["Efficiency", "DEFAULT_EFFICIENCY", "calibrated_efficiency", "Deployment",
-           "as_deployment", "StepTime", "kv_bytes_per_token_per_gpu", "valid_tps", "RUNTIME_MEMORY_GB", "DEFAULT_MAX_BATCHED_TOKENS"]
+           "as_deployment", "StepTime", "CALIBRATION_PROVENANCE", "kv_bytes_per_token_per_gpu", "valid_tps", "RUNTIME_MEMORY_GB", "DEFAULT_MAX_BATCHED_TOKENS"]
 
 GB = 1e9
 RUNTIME_MEMORY_GB = 0.5
@@ -147,6 +147,10 @@ _EFF_FIELDS = {f.name for f in fields(Efficiency)}
 DEFAULT_EFFICIENCY = Efficiency(**{k: v for k, v in _CALIBRATION["efficiency"].items()
                                    if k in _EFF_FIELDS})
 """The calibrated factors shared by every accelerator (``calibration.toml``, ``[efficiency]``)."""
+
+
+CALIBRATION_PROVENANCE = dict(_CALIBRATION.get("provenance", {}))
+"""Which efficiency factors ``calibration.toml`` states as fitted and which as priors, and on what data."""
 
 
 def calibrated_efficiency(hardware) -> Efficiency:
@@ -268,6 +272,15 @@ class Deployment:
         if m.attention == "mla":
             return 2.0 * m.layers * m.heads * (2 * m.kv_lora_rank + m.rope_head_dim)
         return 4.0 * m.layers * m.heads * m.head_dim
+
+    def prefill_flops(self, prompt_tokens, cached_prompt_tokens=0):
+        """FLOPs to prefill one prompt: ``2 P (S - S_c) + a (S^2 - S_c^2) / 2`` (causal attention)."""
+        S, Sc = np.asarray(prompt_tokens, dtype=float), np.asarray(cached_prompt_tokens, dtype=float)
+        return self.flops_per_token * (S - Sc) + self.attention_flops_per_context_token * (S * S - Sc * Sc) / 2
+
+    def decode_flops(self, context):
+        """FLOPs of one decode token at ``context``: ``2 P + a c``."""
+        return self.flops_per_token + self.attention_flops_per_context_token * np.asarray(context, dtype=float)
 
     @property
     def capacity_bytes(self) -> float:

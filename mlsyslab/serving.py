@@ -338,8 +338,7 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
     itl = dec.total_s
     e2e = ttft + (N - 1) * itl
     throughput = B * N / e2e
-    useful = B * (dep.flops_per_token * (N + S - Sc)
-                  + dep.attention_flops_per_context_token * ((S * S - Sc * Sc) / 2 + (N - 1) * mid))
+    useful = B * (dep.prefill_flops(S, Sc) + (N - 1) * dep.decode_flops(mid))
     peak = dep.hardware.peak_tflops[math_precision(dep.weights, dep.hardware.peak_tflops)] * 1e12
     mfu = useful / (e2e * TP * peak)
     nan = np.where(feasible, 1.0, np.nan)

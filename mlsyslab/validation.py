@@ -35,7 +35,8 @@ from .load import load
 from .serving import prefill_seconds, serve
 
 __all__ = ["load_measurements", "compare", "predict_row", "error_table", "leave_one_source_out",
-           "with_factors", "summary_numbers", "UNSTATED_KV", "VLLM_DEFAULT_MAX_NUM_SEQS"]
+           "with_factors", "summary_numbers", "calibration_report", "UNSTATED_KV",
+           "VLLM_DEFAULT_MAX_NUM_SEQS"]
 
 UNSTATED_KV = {
     "lmdeploy-a100-fp16": ("fp16", "lmdeploy v0.1 TurboMind's default KV cache is 16-bit (int8 KV is opt-in)"),
@@ -50,6 +51,14 @@ VLLM_DEFAULT_MAX_NUM_SEQS = 256
 
 _STATIC = {"ttft_ms": ("ttft_s", 1e3), "itl_ms": ("itl_s", 1e3), "e2e_ms": ("e2e_s", 1e3),
            "output_tok_s_total": ("throughput_tok_s", 1.0), "output_tok_s_per_gpu": ("throughput_tok_s", 1.0)}
+
+
+def calibration_report() -> dict:
+    """The last ``make calibrate`` run: its refit, errors per source and leave-one-source-out."""
+    import json
+
+    text = resources.files("mlsyslab.data").joinpath("calibration_report.json").read_text(encoding="utf-8")
+    return json.loads(text)
 
 
 def load_measurements(path: str | Path | None = None):

@@ -163,3 +163,11 @@ def test_tco_takes_the_slo_flags(capsys):
     data = json.loads(run(capsys, "tco", "--model", "llama-3-8b", "--gpu", "h100", "--qps", "20",
                           "--slo-ttft-ms", "500", "--slo-itl-ms", "30", "--json")[1])
     assert data["feasible"] and data["ttft_p99_ms"] <= 500 and data["itl_ms"] <= 30
+
+
+def test_fleet_command_sizes_without_costing(capsys):
+    data = json.loads(run(capsys, "fleet", "--model", "llama-3-70b", "--gpu", "h100", "--qps", "50",
+                          "--slo-itl-ms", "40", "--json")[1])
+    assert data["feasible"] and data["gpus"] == data["replicas"] * data["tp"]
+    assert data["itl_ms"] <= 40 and data["ttft_p99_ms"] <= 2000 and "annual_usd" not in data
+    assert data["slo"] == "p99 TTFT <= 2,000 ms and mean ITL <= 40.0 ms"

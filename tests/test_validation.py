@@ -81,3 +81,13 @@ def test_mi300x_needs_its_own_compute_factor(compared):
     assert amd.loc[big, "rel_error"].abs().median() < 0.2
     small = amd["batch_or_concurrency"].fillna(1e9) <= 8     # bandwidth-bound: the shared factor fits
     assert shared.loc[small, "rel_error"].abs().median() < 0.1
+
+
+def test_calibration_report_is_fresh(compared):
+    # make calibrate writes it; if the model or the factors change, the packaged errors move
+    from mlsyslab.validation import calibration_report
+    report = calibration_report()
+    live = error_table(compared, by=("source",))["median_abs_error"]
+    assert report["packaged_errors_by_source"] == pytest.approx(live.to_dict(), abs=1e-5), \
+        "the serving model or calibration.toml changed: run make calibrate"
+    assert {r["held_out"] for r in report["leave_one_source_out"]} == set(compared["source"])
