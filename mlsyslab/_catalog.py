@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -42,6 +43,20 @@ def normalise(name: str) -> str:
     s = name.strip().lower()
     s = re.sub(r"(?<=\d)\.(?=\d)", "p", s)
     return re.sub(r"[^a-z0-9]", "", s)
+
+
+def family_and_size(name: str) -> tuple[str, float | None]:
+    """Split ``'Llama-2-70B'`` into its family ``'llama2'`` and size ``70.0`` (billions).
+
+    The size is the last ``<number>b`` token (``8x7b`` counts 7); names without one give
+    ``(normalised name, None)``.
+    """
+    tokens = re.split(r"[-_ /]+", name.strip().lower())
+    for i in range(len(tokens) - 1, -1, -1):
+        m = re.fullmatch(r"(?:\d+x)?(\d+(?:\.\d+)?)b", tokens[i])
+        if m:
+            return normalise("".join(tokens[:i])), float(m.group(1))
+    return normalise(name), None
 
 
 def read_data(filename: str) -> dict:
@@ -105,12 +120,33 @@ class Catalog(Generic[T]):
         found = self._index.get(normalise(name))
         if found is not None:
             return found
-        close = difflib.get_close_matches(normalise(name), list(self._index), n=3, cutoff=0.5)
-        suggestions = list(dict.fromkeys(self._index[c] for c in close))
+        suggestions = self.suggest(name)
         hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         raise UnknownNameError(
             f"unknown {self.kind} {name!r}{hint} (known: {', '.join(self._entries)})"
         )
+
+    def suggest(self, name: str, n: int = 3) -> list[str]:
+        """The closest keys: same family first (``llama-2``), then the nearest size, then spelling."""
+        fam, size = family_and_size(name)
+        target = normalise(name)
+        scored = []
+        for alias, key in self._index.items():
+            kfam, ksize = family_and_size(key)
+            score = difflib.SequenceMatcher(None, target, alias).ratio()
+            if fam and fam == kfam:
+                score += 1.0
+                if size and ksize:
+                    score -= 0.3 * abs(math.log(size / ksize))
+            scored.append((score, key))
+        scored.sort(key=lambda x: -x[0])
+        out = []
+        for score, key in scored:
+            if score < 0.5 or len(out) >= n:
+                break
+            if key not in out:
+                out.append(key)
+        return out
 
     def __getitem__(self, name: str) -> T:
         return self._entries[self.key(name)]

@@ -70,31 +70,45 @@ def _json_default(obj):
 
 # --- commands --------------------------------------------------------------------------------
 
+def _source(src) -> dict | None:
+    return None if src is None else {"title": src.title, "url": src.url, "date": src.date}
+
+
 def _cmd_models(args) -> None:
+    from dataclasses import fields
+
     from .models import MODELS
 
-    rows = [{"key": k, "name": m.name, "params_b": m.params_b, "active_params_b": m.active_params_b,
-             "layers": m.layers, "attention": m.attention, "kv_heads": m.kv_heads,
-             "experts": m.experts, "hypothetical": m.hypothetical,
-             "source": str(m.source)} for k, m in MODELS.items()]
-    lines = [f"{'key':32} {'params':>9} {'active':>8} {'layers':>6}  attention"]
-    lines += [f"{r['key']:32} {r['params_b']:>8g}B {r['active_params_b']:>7g}B {r['layers']:>6}  "
-              f"{r['attention'].upper()}{' (hypothetical)' if r['hypothetical'] else ''}" for r in rows]
+    rows = []
+    for m in MODELS.values():
+        row = {f.name: getattr(m, f.name) for f in fields(m) if f.name != "source"}
+        row["source"] = _source(m.source)
+        rows.append(row)
+    lines = [f"{'key':32} {'params':>9} {'active':>8} {'layers':>6} {'context':>8}  attention"]
+    lines += [f"{r['key']:32} {r['params_b']:>8g}B {r['active_params_b']:>7g}B {r['layers']:>6} "
+              f"{r['max_context'] or 0:>8,}  {r['attention'].upper()}"
+              f"{' MoE' if r['experts'] > 1 else ''}{' (hypothetical)' if r['hypothetical'] else ''}"
+              for r in rows]
     _emit(args, {"models": rows}, "\n".join(lines))
 
 
 def _cmd_hardware(args) -> None:
+    from dataclasses import fields
+
     from .hardware import HARDWARE
 
-    rows = [{"key": k, "name": h.name, "memory_gb": h.memory_gb,
-             "memory_bandwidth_gb_s": h.memory_bandwidth_gb_s, "peak_tflops": h.peak_tflops,
-             "tdp_w": h.tdp_w, "interconnect_gb_s": h.interconnect_gb_s,
-             "on_demand_usd_h": h.on_demand_usd_h, "spot_usd_h": h.spot_usd_h,
-             "purchase_usd": h.purchase_usd} for k, h in HARDWARE.items()]
-    lines = [f"{'key':10} {'memory':>7} {'GB/s':>6} {'fp16 TF':>8} {'fp8 TF':>7} {'W':>5} {'$/h':>6}"]
-    lines += [f"{r['key']:10} {r['memory_gb']:>5g}GB {r['memory_bandwidth_gb_s']:>6g} "
-              f"{r['peak_tflops']['fp16']:>8g} {r['peak_tflops'].get('fp8', float('nan')):>7g} "
-              f"{r['tdp_w']:>5g} {r['on_demand_usd_h']:>6.2f}" for r in rows]
+    rows = []
+    for h in HARDWARE.values():
+        row = {f.name: getattr(h, f.name) for f in fields(h) if f.name != "sources"}
+        row["sources"] = {name: _source(src) for name, src in h.sources.items()}
+        rows.append(row)
+    lines = [f"{'key':13} {'memory':>8} {'GB/s':>6} {'fp16 TF':>8} {'fp8 TF':>7} {'fp4 TF':>7} {'W':>5} {'$/h':>6}"]
+    def peak(r, p):
+        return f"{r['peak_tflops'][p]:g}" if p in r["peak_tflops"] else "-"
+
+    lines += [f"{r['key']:13} {r['memory_gb']:>6.1f}GB {r['memory_bandwidth_gb_s']:>6g} "
+              f"{peak(r, 'fp16'):>8} {peak(r, 'fp8'):>7} {peak(r, 'fp4'):>7} {r['tdp_w']:>5g} "
+              f"{r['on_demand_usd_h']:>6.2f}" for r in rows]
     _emit(args, {"hardware": rows}, "\n".join(lines))
 
 

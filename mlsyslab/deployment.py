@@ -69,6 +69,7 @@ from .precision import (
     BYTES_PER_ELEMENT,
     KV_PRECISIONS,
     WEIGHT_PRECISIONS,
+    check_native,
     check_precision,
     math_precision,
 )
@@ -224,6 +225,7 @@ class Deployment:
         set_(self, "model", m)
         set_(self, "hardware", hw)
         set_(self, "weights", check_precision(self.weights, WEIGHT_PRECISIONS, "weight"))
+        check_native(self.weights, hw)
         set_(self, "kv", check_precision(self.kv, KV_PRECISIONS, "KV-cache"))
         set_(self, "tp", _check_tp(self.tp, m, hw))
         eff = calibrated_efficiency(hw) if self.efficiency is None else self.efficiency
@@ -321,9 +323,15 @@ class Deployment:
         return self.kv_pool_bytes(max_batched_tokens) > 0
 
     def fits(self, batch, context, max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS):
-        """True where ``batch`` sequences of ``context`` tokens fit beside the weights."""
-        need = np.asarray(batch, dtype=float) * np.asarray(context, dtype=float) * self.kv_bytes_per_token_per_gpu
-        return need <= self.kv_pool_bytes(max_batched_tokens)
+        """True where ``batch`` sequences of ``context`` tokens fit beside the weights and in the window."""
+        c = np.asarray(context, dtype=float)
+        need = np.asarray(batch, dtype=float) * c * self.kv_bytes_per_token_per_gpu
+        return (need <= self.kv_pool_bytes(max_batched_tokens)) & self.within_window(c)
+
+    def within_window(self, context):
+        """True where ``context`` tokens fit in the model's context window (``max_context``)."""
+        c = np.asarray(context, dtype=float)
+        return c <= (np.inf if self.model.max_context is None else self.model.max_context)
 
     def memory_reasons(self, batch, context, max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS):
         """Why ``batch`` sequences of ``context`` tokens do not fit, with a fix (None where they fit).
@@ -366,11 +374,16 @@ class Deployment:
                     f"sequences x {ci:,.0f} tokens {ki:,.1f} GB = {wi + wsi + ki:,.1f} GB > "
                     f"{usable:,.1f} GB usable on {hw.name}; try {fix}{tail}")
 
+        window = self.model.max_context
         cache = {}
         reasons = []
         for ti, wi, wsi, bi, ci, ki, mbi in zip(t.tolist(), w.tolist(), ws.tolist(), b[bad].tolist(),
                                                 c[bad].tolist(), kv.tolist(), mb.tolist()):
-            if wi + wsi >= usable:
+            if window is not None and ci > window:
+                reasons.append(f"a context of {ci:,.0f} tokens is longer than {self.model.name}'s "
+                               f"{window:,}-token window (max_position_embeddings); use a shorter "
+                               f"prompt and answer or a long-context model")
+            elif wi + wsi >= usable:
                 if ti not in cache:
                     cache[ti] = weights_reason(ti, wi, wsi)
                 reasons.append(cache[ti])

@@ -25,6 +25,9 @@ _FIELDS = (
 )
 
 
+_OPTIONAL = ("spot_usd_h", "purchase_usd")
+
+
 @dataclass(frozen=True)
 class Accelerator:
     """One accelerator. Plain numbers in the units their names say.
@@ -124,6 +127,9 @@ def _load() -> Catalog[Accelerator]:
     for key, raw in data.get("accelerators", {}).items():
         values, srcs = {}, {}
         for name in _FIELDS:
+            if name not in raw and name in _OPTIONAL:
+                values[name] = None       # not sold, or no spot market: stated by its absence
+                continue
             if name not in raw:
                 raise CatalogError(f"hardware.toml: accelerator {key!r} has no {name!r}")
             entry = dict(raw[name])

@@ -84,7 +84,8 @@ def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None,
 
     Give ``pool`` (bytes per GPU; a number in GB or a quantity such as ``"60 GB"``) directly, or
     ``hardware`` (with ``tp`` and ``weights``) to derive it with :func:`kv_pool`. Returns an int
-    (or int array); 0 where not even one fits (including when the weights alone do not fit).
+    (or int array); 0 where not even one fits (including when the weights alone do not fit, and
+    contexts longer than the model's window, ``Model.max_context``).
     """
     m = _model(model)
     t = _tp(tp, m, hardware)
@@ -96,6 +97,8 @@ def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None,
         pool_bytes = magnitude(pool, "GB", "pool", strictly_positive=True) * 1e9
     c = magnitude(context, "token", "context", strictly_positive=True)
     n = np.floor(np.maximum(pool_bytes, 0) / (c * _per_token(m, kv, t)))
+    if m.max_context is not None:
+        n = np.where(np.asarray(c) > m.max_context, 0.0, n)
     return int(n) if np.ndim(n) == 0 else n.astype(int)
 
 
@@ -111,9 +114,16 @@ class KVCacheResult:
     bytes_per_sequence: float
     pool_bytes: float | None
     max_sequences: int | None
+    reason: str | None = None
+
+    @property
+    def feasible(self) -> bool:
+        """False when the context is longer than the model's window."""
+        return self.reason is None
 
     def summary(self) -> dict:
         out = {"model": self.model, "kv": self.kv, "context": int(self.context), "tp": self.tp,
+               "feasible": self.feasible, "reason": self.reason,
                "bytes_per_token": int(round(self.bytes_per_token)),
                "bytes_per_sequence": int(round(self.bytes_per_sequence))}
         if self.max_sequences is not None:
@@ -127,6 +137,8 @@ class KVCacheResult:
              f"{self.bytes_per_sequence / 1e9:,.3f} GB per sequence")
         if self.max_sequences is not None:
             s += f"; a {self.pool_bytes / 1e9:,.1f} GB pool holds {self.max_sequences:,} sequences"
+        if self.reason:
+            s += f"\n  INFEASIBLE: {self.reason}"
         return s
 
 
@@ -145,7 +157,11 @@ def kv_cache(model, context, kv: str = "fp16", *, pool=None, hardware=None, tp: 
         n = max_sequences(m, c, kv, pool=pool, hardware=hardware, tp=t, weights=weights)
         pool_bytes = (magnitude(pool, "GB", "pool") * 1e9 if pool is not None
                       else kv_pool(m, hardware, tp=t, weights=weights).to("byte").magnitude)
-    return KVCacheResult(m.key, kv, c, t, per_tok, per_tok * c, pool_bytes, n)
+    why = None
+    if m.max_context is not None and c > m.max_context:
+        why = (f"a context of {c:,.0f} tokens is longer than {m.name}'s {m.max_context:,}-token window "
+               f"(max_position_embeddings)")
+    return KVCacheResult(m.key, kv, c, t, per_tok, per_tok * c, pool_bytes, n, why)
 
 
 @dataclass(frozen=True)

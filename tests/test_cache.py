@@ -64,11 +64,11 @@ def test_rate_sweep_broadcasts():
 
 
 def test_serving_side_saves_ttft_not_memory():
-    e = serving_effect("llama-3-8b", "h100-sxm", prompt_tokens=8500, prefix_tokens=5500, hit_rate=0.8)
+    e = serving_effect("llama-3.1-8b", "h100-sxm", prompt_tokens=8500, prefix_tokens=5500, hit_rate=0.8)
     assert e.ttft_warm_s < e.ttft_cold_s
     assert e.ttft_expected_s == pytest.approx(0.8 * e.ttft_warm_s + 0.2 * e.ttft_cold_s)
     assert e.prefix_kv_bytes == 5500 * 131072
-    cold = ml.serve("llama-3-8b", "h100-sxm", prompt_tokens=8500, output_tokens=256)
+    cold = ml.serve("llama-3.1-8b", "h100-sxm", prompt_tokens=8500, output_tokens=256)
     assert e.memory_per_gpu_bytes == cold.memory_per_gpu_bytes
 
 

@@ -1,5 +1,7 @@
 import dataclasses
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -41,12 +43,19 @@ def test_unknown_names_suggest_the_closest():
         ml.accelerator("h2000")
     with pytest.raises(ml.UnknownNameError):
         ml.model(42)
+    # the same family and the nearest size come first, not the nearest spelling
+    with pytest.raises(ml.UnknownNameError, match=r"did you mean 'llama-2-70b'"):
+        ml.model("llama-2-65b")
+    with pytest.raises(ml.UnknownNameError, match=r"did you mean 'qwen3-32b'"):
+        ml.model("qwen3-34b")
 
 
 def test_every_hardware_value_has_a_dated_source():
     for hw in ml.HARDWARE.values():
         assert set(hw.sources) >= {"memory_gb", "memory_bandwidth_gb_s", "peak_tflops", "tdp_w",
-                                   "interconnect_gb_s", "on_demand_usd_h", "spot_usd_h", "purchase_usd"}
+                                   "interconnect_gb_s", "on_demand_usd_h"}
+        for optional in ("spot_usd_h", "purchase_usd"):     # absent (None) or sourced
+            assert getattr(hw, optional) is None or optional in hw.sources
         for src in hw.sources.values():
             assert re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", src.date) and src.title
 
@@ -104,3 +113,66 @@ def test_catalog_loader_catches_a_wrong_layer_count(monkeypatch):
     monkeypatch.setattr(mmod, "read_data", lambda name: data)
     with pytest.raises(ml.CatalogError, match="architecture implies"):
         mmod._load()
+
+
+HF_CONFIGS = sorted((Path(__file__).parent / "data" / "hf_configs").glob("*.json"))
+ARCH_FIELDS = ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn", "vocab", "attention",
+               "kv_lora_rank", "rope_head_dim", "q_lora_rank", "experts", "experts_per_token",
+               "expert_ffn", "moe_layers", "shared_experts", "max_context", "tied_embeddings")
+
+
+@pytest.mark.parametrize("path", HF_CONFIGS, ids=lambda p: p.stem)
+def test_hf_config_rebuilds_the_catalog_entry(path):
+    built = ml.Model.from_hf_config(path)
+    entry = ml.MODELS[path.stem]
+    for f in ARCH_FIELDS:
+        assert getattr(built, f) == getattr(entry, f), f
+    assert built.params_b == pytest.approx(entry.params_b, rel=0.01)
+    assert built.active_params_b == pytest.approx(entry.active_params_b, rel=0.02)
+
+
+def test_every_real_catalog_model_has_a_config_and_a_window():
+    have = {p.stem for p in HF_CONFIGS}
+    for key, m in ml.MODELS.items():
+        assert m.max_context, key
+        if not m.hypothetical:
+            assert key in have, f"{key}: add its config.json fields under tests/data/hf_configs/"
+
+
+def test_hf_config_from_a_path_works_everywhere_and_unknown_architectures_are_refused(tmp_path):
+    cfg = json.loads((Path(__file__).parent / "data" / "hf_configs" / "qwen3-30b-a3b.json").read_text())
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    r = ml.serve(str(path), "h100-sxm", batch=4)
+    assert r.feasible and r.model.experts == 128 and r.model.moe_layers == 48
+    assert ml.serve(str(tmp_path), "h100-sxm").model.params_b == pytest.approx(30.5, rel=0.01)
+    bad = dict(cfg, model_type="mamba", architectures=["MambaForCausalLM"])
+    with pytest.raises(ml.CatalogError, match="MambaForCausalLM.*not supported.*supported model types"):
+        ml.Model.from_hf_config(bad)
+    with pytest.raises(ml.CatalogError, match="has no 'hidden_size'"):
+        ml.Model.from_hf_config({k: v for k, v in cfg.items() if k != "hidden_size"})
+    with pytest.raises(ml.CatalogError, match="no model config"):
+        ml.model(str(tmp_path / "missing.json"))
+
+
+def test_sliding_windows_are_stated_as_an_assumption():
+    gemma = ml.Model.from_hf_config(Path(__file__).parent / "data" / "hf_configs" / "gemma-3-27b.json")
+    assert gemma.tied_embeddings and "1,024-token sliding window" in gemma.notes and "upper bound" in gemma.notes
+
+
+def test_fp4_weights_need_fp4_tensor_cores():
+    r = ml.serve("gpt-oss-120b", "b200", weights="fp4", batch=8)
+    assert r.feasible and r.weights_per_gpu_bytes == pytest.approx(116.8e9 * 0.5625, rel=1e-3)
+    assert ml.serve("gpt-oss-120b", "b200", weights="mxfp4").weights == "fp4"
+    with pytest.raises(ml.ValueRangeError, match="fp4 weights need fp4 tensor cores.*int4"):
+        ml.serve("gpt-oss-120b", "h100-sxm", weights="fp4")
+
+
+def test_todays_accelerators_are_in_the_catalog_with_real_memory():
+    for key in ("gh200", "b300", "mi325x", "mi355x", "rtx-pro-6000"):
+        hw = ml.accelerator(key)
+        assert hw.sources["memory_gb"].date and hw.on_demand_usd_h > 0
+    assert ml.accelerator("b300").memory_gb == pytest.approx(288 * 2**30 / 1e9)
+    assert "fp4" in ml.accelerator("mi355x").peak_tflops and "fp4" not in ml.accelerator("mi325x").peak_tflops
+    # Llama-2-70B fp16 at tp=2 on two 80 GB parts: it fits once the memory is counted in GiB
+    assert ml.serve("llama-2-70b", "a100-80gb", tp=2, batch=8, prompt_tokens=128, output_tokens=128).feasible
