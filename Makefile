@@ -60,6 +60,7 @@ solutions: $(STAMP)
 reference: $(STAMP)
 	rm -rf reference
 	$(BIN)/quartodoc build
+	$(BIN)/python scripts/make_parameters_page.py
 
 site: $(STAMP) reference
 	@if command -v quarto >/dev/null 2>&1; then \

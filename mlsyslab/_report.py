@@ -1,21 +1,45 @@
-"""Behaviour shared by result objects: Markdown display and the refusal to use infeasible results."""
+"""Behaviour shared by result objects: Markdown display, quantities by name, and the refusal to
+use infeasible results."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
 from .errors import InfeasibleError
 
+# field-name suffix -> the unit its numbers are in; ``result.ttft`` reads ``result.ttft_s``
+_SUFFIX_UNITS = (("_tok_s", "token/s"), ("_rps", "request/s"), ("_usd", "USD"), ("_bytes", "byte"),
+                 ("_ms", "ms"), ("_s", "s"), ("_j", "J"), ("_gb", "GB"))
+
 
 class Report:
-    """Mixin for frozen result dataclasses that define ``__str__`` (and ``feasible``/``reason``)."""
+    """Mixin for frozen result dataclasses that define ``__str__`` (and ``feasible``/``reason``).
+
+    Every numeric field named with a unit suffix is also available as a pint quantity under the
+    name without it: ``r.ttft`` is ``r.ttft_s`` in seconds, ``t.annual`` is ``t.annual_usd`` in
+    USD, ``r.throughput`` is ``r.throughput_tok_s`` in tokens/s.
+    """
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or not dataclasses.is_dataclass(self):
+            raise AttributeError(name)
+        fields = {f.name for f in dataclasses.fields(self)}
+        for suffix, unit in _SUFFIX_UNITS:
+            if name + suffix in fields:
+                from .units import quantity
+
+                value = getattr(self, name + suffix)
+                return None if value is None else quantity(np.asarray(value, dtype=float), unit)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def _repr_markdown_(self) -> str:
         return "```\n" + str(self) + "\n```"
 
     def require_feasible(self):
         """Return self, or raise :class:`~mlsyslab.InfeasibleError` with the (first) reason."""
-        if np.all(np.asarray(self.feasible)):
+        if np.all(np.asarray(getattr(self, "feasible", True))):
             return self
         reason = self.reason
         if np.ndim(reason):

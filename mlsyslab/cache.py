@@ -42,7 +42,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._catalog import read_data, read_sources
+from ._report import Report
 from .errors import CatalogError, UnknownNameError, ValueRangeError
+from .params import Param, checked, one
 from .serving import serve
 from .units import magnitude
 
@@ -109,6 +111,7 @@ def break_even_calls(provider="anthropic-5m", *, write: float | None = None,
     return w / (1.0 - r)
 
 
+@checked("uncached_tokens", "cached_tokens", "read", "output_ratio", output_tokens=Param("real", "token", low=0, high=1e12), input_price=Param("real", "", low=0, low_open=True, high=1e6))
 def request_cost(uncached_tokens, cached_tokens=0, output_tokens=0, *, input_price: float = 1.0,
                  read: float = 0.1, output_ratio: float = 5.0) -> dict:
     """Cost of one request split into uncached input, cached input and output (``input_price`` per token)."""
@@ -123,7 +126,7 @@ def request_cost(uncached_tokens, cached_tokens=0, output_tokens=0, *, input_pri
 
 
 @dataclass(frozen=True)
-class CacheEconomics:
+class CacheEconomics(Report):
     """Expected economics of caching one prefix at a given request rate (see :func:`ttl_fit`)."""
 
     provider: str
@@ -148,6 +151,7 @@ class CacheEconomics:
                 f"{self.hit_rate:.1%} and caching {verdict} {abs(self.savings_fraction):.1%} of the prefix's input cost")
 
 
+@checked("rate_per_s", "ttl_s", cache_breaking=Param("bool"))
 def ttl_fit(provider="anthropic-5m", *, rate_per_s, ttl_s=None, cache_breaking: bool = False) -> CacheEconomics:
     """Hit rate and expected savings for Poisson arrivals at ``rate_per_s`` (see module docstring).
 
@@ -177,7 +181,7 @@ def ttl_fit(provider="anthropic-5m", *, rate_per_s, ttl_s=None, cache_breaking: 
 
 
 @dataclass(frozen=True)
-class ServingCacheEffect:
+class ServingCacheEffect(Report):
     """Prefix caching on the serving side: TTFT saved, memory not saved."""
 
     hit_rate: float
@@ -195,11 +199,11 @@ class ServingCacheEffect:
                 f"{self.prefix_kv_bytes / 1e9:,.2f} GB of KV")
 
 
+@checked("prefix_tokens", "hit_rate", prompt_tokens=one("prompt_tokens"), batch=one("batch"),
+         output_tokens=one("output_tokens"))
 def serving_effect(model, hardware=None, *, prompt_tokens, prefix_tokens, hit_rate, batch=1,
                    output_tokens=256, **serve_kw) -> ServingCacheEffect:
     """TTFT with and without a cached prefix of ``prefix_tokens``, weighted by ``hit_rate``."""
-    if not 0 <= hit_rate <= 1:
-        raise ValueRangeError(f"hit_rate must be in [0, 1]; got {hit_rate!r}")
     P = magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1)
     C = magnitude(prefix_tokens, "token", "prefix_tokens", minimum=0)
     if C >= P:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 import numpy as np
 
 from .errors import MlsyslabError
+from .params import P, Param
 
 __all__ = ["main", "build_parser"]
 
@@ -24,48 +26,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value != int(value) or value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(value)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than zero, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _positive_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], got {text!r}")
-    return value
-
-
 def _emit(args, payload: dict, text: str) -> None:
     if args.json:
-        print(json.dumps(payload, indent=2, default=_json_default))
+        print(json.dumps(_jsonable(payload), indent=2, allow_nan=False))
     else:
         print(text)
 
 
-def _json_default(obj):
+def _jsonable(obj):
+    """Standard JSON: NaN and infinities become null, numpy scalars and arrays plain values."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
     if isinstance(obj, (np.integer,)):
         return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -120,35 +102,13 @@ def _cmd_serve(args) -> None:
     _emit(args, r.summary(), str(r))
 
 
-def _numbers(text: str, *, integer: bool) -> list:
-    out = []
-    for part in text.split(","):
-        try:
-            v = float(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
-        if not np.isfinite(v) or v <= 0 or (integer and v != int(v)):
-            kind = "whole numbers >= 1" if integer else "finite numbers > 0"
-            raise argparse.ArgumentTypeError(f"must be {kind}, got {part!r}")
-        out.append(int(v) if integer else v)
-    return out
-
-
-def _int_list(text: str) -> list:
-    return _numbers(text, integer=True)
-
-
-def _float_list(text: str) -> list:
-    return _numbers(text, integer=False)
-
-
 def _cmd_load(args) -> None:
     from .load import load
 
     if (args.concurrency is None) == (args.rate is None):
         raise MlsyslabError("give exactly one of --concurrency or --rate")
     r = load(args.model, args.gpu, concurrency=None if args.concurrency is None else np.array(args.concurrency),
-             rate=None if args.rate is None else np.array(args.rate), prompt_tokens=args.prompt,
+             rate=None if args.rate is None else np.array(args.rate, dtype=float), prompt_tokens=args.prompt,
              output_tokens=args.output, prompt_cv=args.prompt_cv, output_cv=args.output_cv,
              tp=args.tp, weights=args.weights, kv=args.kv, max_batch=args.max_batch,
              max_batched_tokens=args.max_batched_tokens, kv_allocation=args.kv_allocation)
@@ -223,6 +183,7 @@ def _cmd_cache(args) -> None:
     from .cache import break_even_calls, cache_provider, ttl_fit
 
     p = cache_provider(args.provider)
+
     if args.rate is None:
         payload = {"provider": p.key, "breakeven_calls": round(break_even_calls(p), 4),
                    "hit_rate": None, "savings_fraction": None}
@@ -275,130 +236,126 @@ def _add_common(p, *, json_flag=True):
         p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
 
 
+def _arg(p, flag: str, param: str | Param, *, default=None, required=False, help: str | None = None,
+         list_ok=False):
+    """A flag whose type, help line and messages come from a declared parameter."""
+    spec = P[param] if isinstance(param, str) else param
+    if not list_ok and spec.array:
+        spec = replace(spec, array=False)
+    text = help or spec.help
+    allowed = spec.describe()
+    if list_ok:
+        allowed = allowed.replace(", or an array of them", "") + "; several separated by commas"
+    tail = "required" if required else (f"default {default}" if default is not None else "optional")
+    p.add_argument(flag, type=spec.cli_type(flag), default=default, required=required,
+                   metavar=spec.unit.upper().replace("/", "_PER_") or "N" if spec.kind in ("int", "real") else None,
+                   help=f"{text}: {allowed}; {tail}")
+
+
+def _name(p, flag, what, *, default=None, required=False):
+    tail = "required" if required else f"default {default}"
+    p.add_argument(flag, default=default, required=required, help=f"{what}; {tail}")
+
+
+def _deployment_flags(p, *, tp_default=1):
+    _name(p, "--model", "catalog key (e.g. llama-3-70b) or a path to a Hugging Face config.json", required=True)
+    _name(p, "--gpu", "accelerator catalog key (e.g. h100-sxm)", required=True)
+    _arg(p, "--tp", "tp", default=tp_default, help="tensor-parallel degree" + (
+        "" if tp_default else " (default: every degree that fits is tried)"))
+    _name(p, "--weights", "weight precision: fp16, bf16, fp8, int8, int4 or fp4", default="fp16")
+    _name(p, "--kv", "KV-cache precision: fp16, bf16 or fp8", default="fp16")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlsyslab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("models", help="the model catalog")
+    p = sub.add_parser("models", help="the model catalog (every field and its source with --json)")
     _add_common(p)
     p.set_defaults(func=_cmd_models)
 
-    p = sub.add_parser("hardware", help="the accelerator catalog")
+    p = sub.add_parser("hardware", help="the accelerator catalog (every field and its source with --json)")
     _add_common(p)
     p.set_defaults(func=_cmd_hardware)
 
-    p = sub.add_parser("serve", help="two-phase serving model: TTFT, ITL, throughput, memory")
-    p.add_argument("--model", required=True)
-    p.add_argument("--gpu", required=True)
-    p.add_argument("--tp", type=_positive_int, default=1)
-    p.add_argument("--batch", type=_positive_int, default=1)
-    p.add_argument("--prompt", type=_positive_int, default=512, help="prompt tokens")
-    p.add_argument("--output", type=_positive_int, default=256, help="output tokens")
-    p.add_argument("--weights", default="fp16")
-    p.add_argument("--kv", default="fp16")
+    p = sub.add_parser("serve", help="a batch that starts together: TTFT, ITL, throughput, memory")
+    _deployment_flags(p)
+    _arg(p, "--batch", "batch", default=1)
+    _arg(p, "--prompt", "prompt_tokens", default=512)
+    _arg(p, "--output", "output_tokens", default=256)
     _add_common(p)
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("load", help="serving under load: TTFT, ITL and throughput against concurrency or rate")
-    p.add_argument("--model", required=True, help="catalog key, e.g. llama-3-70b")
-    p.add_argument("--gpu", required=True, help="catalog key, e.g. h100-sxm")
-    p.add_argument("--concurrency", type=_int_list, default=None,
-                   help="closed loop: clients, comma-separated (e.g. 1,5,25,50,100)")
-    p.add_argument("--rate", type=_float_list, default=None,
-                   help="open loop: Poisson arrivals in requests/s, comma-separated")
-    p.add_argument("--prompt", type=_positive_int, default=512, help="mean prompt tokens (default 512)")
-    p.add_argument("--output", type=_positive_int, default=256, help="mean output tokens, >= 2 (default 256)")
-    p.add_argument("--prompt-cv", type=float, default=0.0, help="coefficient of variation of prompt lengths (default 0)")
-    p.add_argument("--output-cv", type=float, default=0.0, help="coefficient of variation of output lengths (default 0)")
-    p.add_argument("--tp", type=_positive_int, default=1, help="tensor-parallel degree (default 1)")
-    p.add_argument("--weights", default="fp16", help="weight precision (default fp16)")
-    p.add_argument("--kv", default="fp16", help="KV-cache precision (default fp16)")
-    p.add_argument("--max-batch", type=_positive_int, default=None,
-                   help="cap on running sequences (default: the memory limit)")
-    p.add_argument("--max-batched-tokens", type=_positive_int, default=8192,
-                   help="token budget of one step, chunked prefill (default 8192)")
-    p.add_argument("--kv-allocation", default="paged", choices=["paged", "reserved"],
-                   help="paged: KV grows on demand, preemption (vLLM); reserved: S+N reserved (TensorRT-LLM)")
+    _deployment_flags(p)
+    _arg(p, "--concurrency", "concurrency", list_ok=True, help="closed loop: clients (e.g. 1,5,25,50,100)")
+    _arg(p, "--rate", "rate", list_ok=True, help="open loop: Poisson arrivals")
+    _arg(p, "--prompt", "prompt_tokens", default=512, help="mean prompt tokens")
+    _arg(p, "--output", Param("real", "token", low=2, high=P["output_tokens"].high), default=256,
+         help="mean output tokens")
+    _arg(p, "--prompt-cv", "prompt_cv", default=0.0)
+    _arg(p, "--output-cv", "output_cv", default=0.0)
+    _arg(p, "--max-batch", "max_batch", help="cap on running sequences (default: the memory limit)")
+    _arg(p, "--max-batched-tokens", "max_batched_tokens", default=8192, help="token budget of one step (chunked prefill)")
+    _arg(p, "--kv-allocation", "kv_allocation", default="paged",
+         help="paged: KV grows on demand, preemption (vLLM); reserved: S+N reserved (TensorRT-LLM)")
     _add_common(p)
     p.set_defaults(func=_cmd_load)
 
     p = sub.add_parser("kv", help="KV-cache bytes and how many sequences fit")
-    p.add_argument("--model", required=True)
-    p.add_argument("--kv", default="fp16")
-    p.add_argument("--context", type=_positive_int, default=8192, help="tokens per sequence")
-    p.add_argument("--kv-pool", default=None, help="KV memory per GPU, e.g. 60GB")
-    p.add_argument("--gpu", default=None)
-    p.add_argument("--tp", type=_positive_int, default=1)
-    p.add_argument("--weights", default="fp16")
+    _name(p, "--model", "catalog key or a path to a Hugging Face config.json", required=True)
+    _name(p, "--kv", "KV-cache precision: fp16, bf16 or fp8", default="fp16")
+    _arg(p, "--context", Param("real", "token", low=1, high=P["context"].high), default=8192)
+    _arg(p, "--kv-pool", "pool", help="KV memory per GPU, e.g. 60GB")
+    _name(p, "--gpu", "accelerator catalog key (derives the pool)", default=None)
+    _arg(p, "--tp", Param("int", "", low=1, high=1024), default=1, help="tensor-parallel degree")
+    _name(p, "--weights", "weight precision (with --gpu)", default="fp16")
     _add_common(p)
     p.set_defaults(func=_cmd_kv)
 
     p = sub.add_parser("reason", help="what inference-time reasoning costs per query")
-    p.add_argument("--model", required=True)
-    p.add_argument("--gpu", required=True)
-    p.add_argument("--tp", type=_positive_int, default=1)
-    p.add_argument("--weights", default="fp16")
-    p.add_argument("--kv", default="fp16")
-    p.add_argument("--strategy", default="cot", help="cot | best-of-n | tree | verify")
-    p.add_argument("--steps", type=_positive_int, default=1, help="reasoning steps K (tree depth, rounds)")
-    p.add_argument("--tokens-per-step", type=_positive_int, default=256)
-    p.add_argument("--prompt", type=_positive_int, default=512)
-    p.add_argument("--answer", type=_positive_int, default=256)
-    p.add_argument("--samples", type=_positive_int, default=1, help="N for best-of-n")
+    _deployment_flags(p)
+    _name(p, "--strategy", "cot, best-of-n, tree or verify", default="cot")
+    _arg(p, "--steps", "steps", default=1, help="reasoning steps K (tree depth, verification rounds)")
+    _arg(p, "--tokens-per-step", "tokens_per_step", default=256)
+    _arg(p, "--prompt", Param("int", "token", low=1, high=1e7), default=512, help="prompt tokens")
+    _arg(p, "--answer", "answer_tokens", default=256)
+    _arg(p, "--samples", "samples", default=1)
     p.add_argument("--series", action="store_true", help="best-of-n samples one after another")
-    p.add_argument("--branching", type=_positive_int, default=2)
-    p.add_argument("--beam", type=_positive_int, default=1)
-    p.add_argument("--verifier", default=None, help="verifier model (defaults to --model)")
-    p.add_argument("--concurrency", type=_positive_int, default=1)
+    _arg(p, "--branching", "branching", default=2)
+    _arg(p, "--beam", "beam", default=1)
+    _name(p, "--verifier", "verifier model (default: --model)", default=None)
+    _arg(p, "--concurrency", Param("int", "request", low=1, high=1e6), default=1,
+         help="queries served together on the replica")
     _add_common(p)
     p.set_defaults(func=_cmd_reason)
 
-    p = sub.add_parser("fleet", help="replicas and GPUs that serve a target QPS within an SLO")
-    p.add_argument("--model", required=True)
-    p.add_argument("--gpu", required=True)
-    p.add_argument("--qps", type=_positive_float, required=True)
-    p.add_argument("--steps", type=_positive_int, default=None, help="reasoning steps K (adds K x tokens-per-step output)")
-    p.add_argument("--tokens-per-step", type=_positive_int, default=256)
-    p.add_argument("--prompt", type=_positive_int, default=512)
-    p.add_argument("--output", type=_positive_int, default=256)
-    p.add_argument("--slo-ttft-ms", type=_positive_float, default=None,
-                   help="p99 time-to-first-token target in ms (default 2000 when no target is given)")
-    p.add_argument("--slo-itl-ms", type=_positive_float, default=None, help="mean inter-token latency target in ms")
-    p.add_argument("--max-batch", type=_positive_int, default=None, help="cap on running sequences (default: memory)")
-    p.add_argument("--tp", type=_positive_int, default=None, help="fix tp (default: cheapest that fits)")
-    p.add_argument("--weights", default="fp16")
-    p.add_argument("--kv", default="fp16")
-    p.add_argument("--naive", action="store_true", help="size the naive one-query-per-replica plan")
-    _add_common(p)
-    p.set_defaults(func=_cmd_fleet)
-
-    p = sub.add_parser("tco", help="fleet size and annual cost for a target QPS")
-    p.add_argument("--model", required=True)
-    p.add_argument("--gpu", required=True)
-    p.add_argument("--qps", type=_positive_float, required=True)
-    p.add_argument("--steps", type=_positive_int, default=None, help="reasoning steps K (adds K x tokens-per-step output)")
-    p.add_argument("--tokens-per-step", type=_positive_int, default=256)
-    p.add_argument("--prompt", type=_positive_int, default=512)
-    p.add_argument("--output", type=_positive_int, default=256)
-    p.add_argument("--slo-ttft-ms", type=_positive_float, default=None,
-                   help="p99 time-to-first-token target in ms (default 2000 when no target is given)")
-    p.add_argument("--slo-itl-ms", type=_positive_float, default=None, help="mean inter-token latency target in ms")
-    p.add_argument("--max-batch", type=_positive_int, default=None, help="cap on running sequences (default: memory)")
-    p.add_argument("--tp", type=_positive_int, default=None, help="fix tp (default: cheapest that fits)")
-    p.add_argument("--weights", default="fp16")
-    p.add_argument("--kv", default="fp16")
-    p.add_argument("--pricing", default="on-demand", choices=["on-demand", "spot", "reserved", "owned"])
-    p.add_argument("--usd-per-gpu-hour", type=_positive_float, default=None)
-    p.add_argument("--days", type=_positive_float, default=365.0)
-    p.add_argument("--naive", action="store_true", help="size the naive one-query-per-replica plan")
-    _add_common(p)
-    p.set_defaults(func=_cmd_tco)
+    for cmd, helptext, func in (("fleet", "replicas and GPUs that serve a target QPS within an SLO", _cmd_fleet),
+                                ("tco", "fleet size and annual cost for a target QPS", _cmd_tco)):
+        p = sub.add_parser(cmd, help=helptext)
+        _deployment_flags(p, tp_default=None)
+        _arg(p, "--qps", "qps", required=True)
+        _arg(p, "--steps", Param("int", "", low=0, high=1e5), help="reasoning steps K (adds K x tokens-per-step output)")
+        _arg(p, "--tokens-per-step", "tokens_per_step", default=256)
+        _arg(p, "--prompt", Param("int", "token", low=1, high=1e9), default=512, help="prompt tokens")
+        _arg(p, "--output", Param("int", "token", low=2, high=1e9), default=256, help="output tokens")
+        _arg(p, "--slo-ttft-ms", "slo_ttft_ms", help="p99 time-to-first-token target (default 2000 when none is given)")
+        _arg(p, "--slo-itl-ms", "slo_itl_ms", help="mean inter-token latency target")
+        _arg(p, "--max-batch", "max_batch", help="cap on running sequences (default: memory)")
+        p.add_argument("--naive", action="store_true", help="size the naive one-query-per-replica plan")
+        if cmd == "tco":
+            _arg(p, "--pricing", Param("choice", choices=("on-demand", "spot", "reserved", "owned")),
+                 default="on-demand", help="how the GPUs are paid for")
+            _arg(p, "--usd-per-gpu-hour", "usd_per_gpu_hour", help="override the catalog price")
+            _arg(p, "--days", "days", default=365.0)
+        _add_common(p)
+        p.set_defaults(func=func)
 
     p = sub.add_parser("cache", help="prompt-caching break-even, hit rate and savings")
-    p.add_argument("--provider", default="anthropic-5m", help="anthropic-5m | anthropic-1h | openai | google")
-    p.add_argument("--prefix-tokens", type=_positive_int, default=None)
-    p.add_argument("--rate", type=_positive_float, default=None, help="requests per second reusing the prefix")
-    p.add_argument("--ttl", type=_positive_float, default=None, help="TTL in seconds (default: the provider's)")
+    _name(p, "--provider", "anthropic-5m, anthropic-1h, openai or google", default="anthropic-5m")
+    _arg(p, "--prefix-tokens", Param("int", "token", low=1, high=1e12), help="tokens of the cached prefix")
+    _arg(p, "--rate", "rate_per_s", help="requests per second reusing the prefix")
+    _arg(p, "--ttl", "ttl_s", help="TTL (default: the provider's)")
     p.add_argument("--cache-breaking", action="store_true", help="a changing prefix (e.g. a timestamp)")
     _add_common(p)
     p.set_defaults(func=_cmd_cache)
@@ -406,52 +363,49 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("route", help="cascade routing or replica routing")
     route = p.add_subparsers(dest="route", required=True, parser_class=_Parser)
     c = route.add_parser("cascade", help="easy queries to a small model, the rest to a large one")
-    c.add_argument("--small", required=True)
-    c.add_argument("--large", required=True)
-    c.add_argument("--gpu", required=True)
-    c.add_argument("--qps", type=_positive_float, required=True)
-    c.add_argument("--easy-fraction", type=_fraction, default=0.7)
-    c.add_argument("--escalation", type=float, default=0.0, help="fraction of small answers escalated")
-    c.add_argument("--small-steps", type=int, default=0)
-    c.add_argument("--large-steps", type=int, default=8)
-    c.add_argument("--prompt", type=_positive_int, default=512)
-    c.add_argument("--answer", type=_positive_int, default=256)
-    c.add_argument("--slo-ttft-ms", type=_positive_float, default=None, help="p99 TTFT target in ms")
-    c.add_argument("--slo-itl-ms", type=_positive_float, default=None, help="mean ITL target in ms")
+    _name(c, "--small", "the small model", required=True)
+    _name(c, "--large", "the large model", required=True)
+    _name(c, "--gpu", "accelerator catalog key", required=True)
+    _arg(c, "--qps", "qps", required=True)
+    _arg(c, "--easy-fraction", "easy_fraction", default=0.7)
+    _arg(c, "--escalation", "escalation_rate", default=0.0)
+    _arg(c, "--small-steps", "small_steps", default=0)
+    _arg(c, "--large-steps", "large_steps", default=8)
+    _arg(c, "--prompt", Param("int", "token", low=1, high=1e9), default=512, help="prompt tokens")
+    _arg(c, "--answer", Param("int", "token", low=1, high=1e9), default=256, help="answer tokens")
+    _arg(c, "--slo-ttft-ms", "slo_ttft_ms", help="p99 TTFT target")
+    _arg(c, "--slo-itl-ms", "slo_itl_ms", help="mean ITL target")
     _add_common(c)
     c.set_defaults(func=_cmd_route)
     r = route.add_parser("replicas", help="prefix-cache hit rate of a replica-routing policy")
-    r.add_argument("--replicas", type=_positive_int, default=8)
-    r.add_argument("--policy", default="round-robin", help="round-robin | least-request | prefix-aware | sticky")
-    r.add_argument("--sessions", type=_positive_int, default=400)
-    r.add_argument("--rate", type=_positive_float, default=20.0, help="requests per second")
-    r.add_argument("--skew", type=float, default=0.0, help="Zipf skew of session activity")
-    r.add_argument("--max-inflight", type=_positive_int, default=None, help="saturation threshold per replica")
-    r.add_argument("--model", default="llama-3-8b")
-    r.add_argument("--gpu", default="h100-sxm")
-    r.add_argument("--prefix-tokens", type=_positive_int, default=4000)
-    r.add_argument("--seed", type=int, default=0)
+    _arg(r, "--replicas", "replicas", default=8)
+    _arg(r, "--policy", Param("choice", choices=("round-robin", "least-request", "prefix-aware", "sticky")),
+         default="round-robin", help="routing policy")
+    _arg(r, "--sessions", "sessions", default=400)
+    _arg(r, "--rate", "rate_per_s", default=20.0)
+    _arg(r, "--skew", "skew", default=0.0)
+    _arg(r, "--max-inflight", "max_inflight")
+    _name(r, "--model", "catalog key", default="llama-3-8b")
+    _name(r, "--gpu", "accelerator catalog key", default="h100-sxm")
+    _arg(r, "--prefix-tokens", "prefix_tokens", default=4000)
+    _arg(r, "--seed", "seed", default=0)
     _add_common(r)
     r.set_defaults(func=_cmd_route)
 
     p = sub.add_parser("goodput", help="requests per second meeting TTFT, ITL and quality gates")
-    p.add_argument("--model", required=True)
-    p.add_argument("--gpu", required=True)
-    p.add_argument("--rate", type=_positive_float, required=True, help="requests per second")
-    p.add_argument("--slo-ttft-ms", type=_positive_float, default=None, help="TTFT target in ms")
-    p.add_argument("--slo-itl-ms", type=_positive_float, default=None, help="inter-token latency target in ms")
-    p.add_argument("--ttft-stat", default="p99", choices=["mean", "p50", "p90", "p99"],
-                   help="statistic the TTFT target bounds (default p99)")
-    p.add_argument("--itl-stat", default="mean", choices=["mean", "p50", "p90", "p99"],
-                   help="statistic the ITL target bounds (default mean)")
-    p.add_argument("--replicas", type=_positive_int, default=1)
-    p.add_argument("--max-batch", type=_positive_int, default=None, help="cap on running sequences (default: memory)")
-    p.add_argument("--prompt", type=_positive_int, default=512)
-    p.add_argument("--output", type=_positive_int, default=256)
-    p.add_argument("--quality", type=_fraction, default=1.0, help="pass rate of answers")
-    p.add_argument("--tp", type=_positive_int, default=1)
-    p.add_argument("--weights", default="fp16")
-    p.add_argument("--kv", default="fp16")
+    _deployment_flags(p)
+    _arg(p, "--rate", "rate", required=True)
+    _arg(p, "--slo-ttft-ms", "slo_ttft_ms", help="TTFT target")
+    _arg(p, "--slo-itl-ms", "slo_itl_ms", help="inter-token latency target")
+    _arg(p, "--ttft-stat", Param("choice", choices=("mean", "p50", "p90", "p99")), default="p99",
+         help="statistic the TTFT target bounds")
+    _arg(p, "--itl-stat", Param("choice", choices=("mean", "p50", "p90", "p99")), default="mean",
+         help="statistic the ITL target bounds")
+    _arg(p, "--replicas", "replicas", default=1)
+    _arg(p, "--max-batch", "max_batch", help="cap on running sequences (default: memory)")
+    _arg(p, "--prompt", "prompt_tokens", default=512)
+    _arg(p, "--output", Param("real", "token", low=2, high=1e12), default=256, help="output tokens")
+    _arg(p, "--quality", "quality", default=1.0)
     _add_common(p)
     p.set_defaults(func=_cmd_goodput)
     return parser

@@ -24,6 +24,7 @@ from ._report import Report
 from .deployment import DEFAULT_MAX_BATCHED_TOKENS, as_deployment
 from .errors import ValueRangeError
 from .load import load
+from .params import P, Param, checked
 from .slo import SLO
 from .units import magnitude
 
@@ -79,6 +80,12 @@ class GoodputResult(Report):
                 f"mean batch {self.batch:.1f}, utilisation {self.utilisation:.0%}{cost}")
 
 
+@checked("replicas", "prompt_cv", "output_cv", "quality", "max_batch", "max_batched_tokens",
+         "kv_allocation", "usd_per_gpu_hour", "memory_utilization",
+         rate=Param("real", "request/s", low=0, low_open=True, high=1e9, units=("1/s", "query/s")),
+         tp=Param("int", "", low=1, high=1024),
+         prompt_tokens=Param("real", "token", low=1, high=P["prompt_tokens"].high),
+         output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high))
 def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_tokens=512,
             output_tokens=256, prompt_cv=0.0, output_cv=0.0, quality: float = 1.0, tp=1,
             weights="fp16", kv="fp16", max_batch=None,
@@ -93,18 +100,9 @@ def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_t
     """
     if not isinstance(slo, SLO):
         raise ValueRangeError(f"slo must be an mlsyslab.SLO; got {type(slo).__name__}")
-    q = magnitude(quality, "", "quality", strictly_positive=True)
-    if np.ndim(q) or q > 1:
-        raise ValueRangeError(f"quality (pass rate) must be one number in (0, 1]; got {quality!r}")
-    lam = magnitude(rate, "request/s", "rate", strictly_positive=True)
-    R = magnitude(replicas, "", "replicas", minimum=1, integer=True)
-    if np.ndim(lam) or np.ndim(R):
-        raise ValueRangeError("goodput takes one rate and one replica count; loop over several")
-    R = int(R)
+    q, lam, R = quality, rate, int(replicas)      # checked at the boundary (PARAMETERS)
     dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
-    if np.ndim(dep.tp):
-        raise ValueRangeError("goodput takes one tp; loop over several")
     r = load(dep, rate=lam / R, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
              prompt_cv=prompt_cv, output_cv=output_cv, max_batch=max_batch,
              max_batched_tokens=max_batched_tokens, kv_allocation=kv_allocation)
@@ -128,6 +126,10 @@ def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_t
                          cost, True, None, r)
 
 
+@checked("max_concurrency", "max_batched_tokens", "kv_allocation", "usd_per_gpu_hour", "memory_utilization",
+         tp=Param("int", "", low=1, high=1024),
+         prompt_tokens=Param("real", "token", low=1, high=P["prompt_tokens"].high),
+         output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high))
 def batch_frontier(model, hardware=None, *, prompt_tokens=512, output_tokens=256, slo: SLO | None = None,
                    max_concurrency: int | None = None, tp=1, weights="fp16", kv="fp16",
                    max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged",

@@ -29,9 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._report import Report
 from .deployment import Deployment, as_deployment, kv_bytes_per_token_per_gpu
 from .errors import ValueRangeError
 from .models import model as _model
+from .params import Param, checked
 from .precision import KV_PRECISIONS, check_precision
 from .units import magnitude, quantity
 
@@ -45,12 +47,14 @@ def _per_token(m, kv: str, tp: int = 1) -> float:
     return kv_bytes_per_token_per_gpu(m, kv, tp)
 
 
+@checked(tp=Param("int", "", low=1, high=1024))
 def kv_bytes_per_token(model, kv: str = "fp16", *, tp: int = 1):
     """KV-cache bytes one token occupies (per GPU when ``tp > 1``), as a quantity in bytes/token."""
     m = _model(model)
     return quantity(_per_token(m, kv, _tp(tp, m)), "byte/token")
 
 
+@checked("context", tp=Param("int", "", low=1, high=1024))
 def kv_bytes_per_sequence(model, context, kv: str = "fp16", *, tp: int = 1):
     """KV-cache bytes of one sequence of ``context`` tokens (number, array or quantity), in GB."""
     c = magnitude(context, "token", "context", minimum=0)
@@ -62,12 +66,16 @@ def _tp(tp, m=None, hw=None) -> int:
     t = magnitude(tp, "", "tp", minimum=1, integer=True)
     if np.ndim(t):
         raise ValueRangeError("tp must be a single whole number")
-    if m is not None:
-        # the same rule as every other model: tp divides the heads and fits one server
-        Deployment(m, hw if hw is not None else "h100-sxm", tp=int(t))
+    if m is not None and hw is not None:
+        Deployment(m, hw, tp=int(t))          # the same rule as every model: divides the heads, fits a server
+    elif m is not None and m.heads % int(t):
+        allowed = [d for d in range(1, m.heads + 1) if m.heads % d == 0]
+        raise ValueRangeError(f"tp={int(t)} must divide the {m.heads} attention heads of {m.name} "
+                              f"(allowed: {', '.join(map(str, allowed))})")
     return int(t)
 
 
+@checked("memory_utilization", tp=Param("int", "", low=1, high=1024))
 def kv_pool(model, hardware=None, *, tp: int = 1, weights: str = "fp16", memory_utilization=0.9):
     """Memory left for KV on each GPU, ``capacity * memory_utilization - weights / tp - workspace``.
 
@@ -78,6 +86,7 @@ def kv_pool(model, hardware=None, *, tp: int = 1, weights: str = "fp16", memory_
     return quantity(float(dep.kv_pool_bytes()), "byte").to("GB")
 
 
+@checked("pool", context=Param("real", "token", low=1, high=1e12, array=True), tp=Param("int", "", low=1, high=1024))
 def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None, tp: int = 1,
                   weights: str = "fp16"):
     """How many sequences of ``context`` tokens fit: ``floor(pool / bytes per sequence)``.
@@ -103,7 +112,7 @@ def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None,
 
 
 @dataclass(frozen=True)
-class KVCacheResult:
+class KVCacheResult(Report):
     """KV-cache footprint of one model at one context (see :func:`kv_cache`)."""
 
     model: str
@@ -142,6 +151,7 @@ class KVCacheResult:
         return s
 
 
+@checked("pool", context=Param("real", "token", low=1, high=1e12), tp=Param("int", "", low=1, high=1024))
 def kv_cache(model, context, kv: str = "fp16", *, pool=None, hardware=None, tp: int = 1,
              weights: str = "fp16") -> KVCacheResult:
     """Bytes per token and per sequence, and (with ``pool`` or ``hardware``) the sequences that fit."""
@@ -178,6 +188,7 @@ class AllocationWaste:
                 f"paged: {self.paged_waste:.1%} wasted, {self.paged_sequences:,} sequences")
 
 
+@checked("max_context", "actual_context", "block_size", pool=Param("real", "GB", low=0, low_open=True, high=1e9))
 def allocation_waste(model, max_context, actual_context, *, pool="60 GB", kv: str = "fp16",
                      block_size: int = 16) -> AllocationWaste:
     """Compare contiguous pre-allocation at ``max_context`` with paged allocation.

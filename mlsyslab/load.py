@@ -82,6 +82,7 @@ import numpy as np
 from ._report import Report
 from .deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, as_deployment
 from .errors import ValueRangeError
+from .params import P, Param, checked
 from .queueing import erlang_c
 from .units import magnitude, quantity
 
@@ -402,6 +403,12 @@ class LoadResult(Report):
                 f"(limit {int(self.batch_limit):,}), {self.queue:,.1f} queued; bound by {self.bottleneck}")
 
 
+@checked("prompt_tokens", "cached_prompt_tokens", "prompt_cv", "output_cv", "tp", "max_batch",
+         "max_batched_tokens", "kv_allocation", "memory_utilization",
+         concurrency=Param("int", "request", low=1, high=1e9, array=True, optional=True),
+         rate=Param("real", "request/s", low=0, low_open=True, high=1e9, array=True, optional=True,
+                    units=("1/s", "query/s")),
+         output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high, array=True))
 def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
          output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0, tp=1,
          weights="fp16", kv="fp16", max_batch=None,
@@ -458,14 +465,10 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     cv_s = magnitude(prompt_cv, "", "prompt_cv", minimum=0)
     cv_n = magnitude(output_cv, "", "output_cv", minimum=0)
     M = magnitude(max_batched_tokens, "token", "max_batched_tokens", minimum=1, integer=True)
-    if np.ndim(M) or np.ndim(cv_s) or np.ndim(cv_n):
-        raise ValueRangeError("max_batched_tokens, prompt_cv and output_cv take one value each")
     cap = (np.inf if max_batch is None else
            magnitude(max_batch, "request", "max_batch", minimum=1, integer=True))
     if np.any(np.asarray(Sc) >= np.asarray(S)):
         raise ValueRangeError("cached_prompt_tokens must be smaller than prompt_tokens")
-    if kv_allocation not in KV_ALLOCATIONS:
-        raise ValueRangeError(f"kv_allocation must be one of {', '.join(KV_ALLOCATIONS)}; got {kv_allocation!r}")
     TP = np.asarray(dep.tp, dtype=float)
     lam, S, N, Sc, TP, cap = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (offered, S, N, Sc, TP, cap)))

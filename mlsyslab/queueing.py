@@ -27,12 +27,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._report import Report
 from .errors import ValueRangeError
+from .params import Param, checked
 from .units import magnitude
 
 __all__ = ["erlang_b", "erlang_c", "queue", "QueueResult", "max_rate_for_slo"]
 
 
+@checked("offered_load", servers=Param("int", "", low=0, high=1e7))
 def erlang_b(servers: int, offered_load):
     """Blocking probability of an M/G/c/c loss system: B(0) = 1, B(k) = aB / (k + aB)."""
     a = np.asarray(offered_load, dtype=float)
@@ -43,7 +46,7 @@ def erlang_b(servers: int, offered_load):
 
 
 @dataclass(frozen=True)
-class QueueResult:
+class QueueResult(Report):
     """Waiting time and latency of an M/G/c queue (arrays when ``rate`` is an array)."""
 
     servers: int
@@ -87,6 +90,7 @@ def _norm_cdf(x):
     return 0.5 * (1.0 + np.sign(x) * erf)
 
 
+@checked(servers=Param("real", "", low=0, low_open=True, high=1e9, array=True), offered_load=Param("real", "", low=0, high=1e9, array=True))
 def erlang_c(servers, offered_load):
     """Probability that an arrival waits in M/M/c (1 where ``offered_load >= servers``).
 
@@ -114,13 +118,12 @@ def erlang_c(servers, offered_load):
     return out if out.ndim else float(out)
 
 
+@checked("servers", "service_time_s", "cv2", rate=Param("real", "1/s", low=0, high=1e12, array=True, units=("request/s", "query/s")))
 def queue(rate, servers: int, service_time_s, *, cv2: float = 1.0) -> QueueResult:
     """M/G/c waiting times for Poisson arrivals at ``rate`` (1/s, may be an array)."""
     lam = np.asarray(magnitude(rate, "1/s", "rate", minimum=0), dtype=float)
     c = int(magnitude(servers, "", "servers", minimum=1, integer=True))
     s = magnitude(service_time_s, "s", "service_time_s", strictly_positive=True)
-    if cv2 < 0:
-        raise ValueRangeError("cv2 (squared coefficient of variation) must be >= 0")
     a = lam * s
     rho = a / c
     stable = rho < 1
@@ -130,6 +133,7 @@ def queue(rate, servers: int, service_time_s, *, cv2: float = 1.0) -> QueueResul
     return QueueResult(c, lam, float(s), cv2, rho, pw, wq, stable)
 
 
+@checked("servers", "service_time_s", "slo_s", "percentile", "cv2")
 def max_rate_for_slo(servers: int, service_time_s, slo_s, *, percentile: float = 0.99,
                      cv2: float = 1.0) -> float:
     """The largest arrival rate whose latency percentile stays within ``slo_s`` (bisection).

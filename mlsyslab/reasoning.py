@@ -38,9 +38,9 @@ import numpy as np
 
 from ._report import Report
 from .deployment import Efficiency, as_deployment
-from .errors import ValueRangeError
 from .kv import kv_bytes_per_token
 from .models import model as _model
+from .params import Param, checked, one
 from .serving import decode_step, serve
 from .units import magnitude, quantity
 
@@ -193,6 +193,12 @@ def _run(strategy, m, hw, *, steps, T, P, A, n, parallel, b, w, v, verifier, c, 
     return phases, steps * (T + v) + A, 1, ctx + A, ctx + A
 
 
+@checked("steps", "tokens_per_step", "answer_tokens", "samples", "branching", "beam", "verifier_tokens",
+         "pue", "power_fraction", tp=one("tp"),
+         prompt_tokens=Param("int", "token", low=1, high=1e7),
+         concurrency=Param("int", "request", low=1, high=1e6),
+         strategy=Param("choice", choices=("cot", "best-of-n", "tree", "verify")),
+         parallel=Param("bool"))
 def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_step=256,
            prompt_tokens=512, answer_tokens=256, samples: int = 1, parallel: bool = True,
            branching: int = 2, beam: int = 1, verifier=None, verifier_tokens=32,
@@ -228,11 +234,6 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
     power_fraction : float
         Fraction of TDP drawn while busy, in (0, 1].
     """
-    if strategy not in STRATEGIES:
-        import difflib
-        close = difflib.get_close_matches(str(strategy), STRATEGIES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueRangeError(f"unknown strategy {strategy!r}{hint} (allowed: {', '.join(STRATEGIES)})")
     K = int(magnitude(steps, "", "steps", minimum=1, integer=True))
     T = int(magnitude(tokens_per_step, "token", "tokens_per_step", minimum=1, integer=True))
     P = int(magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1, integer=True))
@@ -242,10 +243,6 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
     w = int(magnitude(beam, "", "beam", minimum=1, integer=True))
     v = int(magnitude(verifier_tokens, "token", "verifier_tokens", minimum=1, integer=True))
     c = int(magnitude(concurrency, "request", "concurrency", minimum=1, integer=True))
-    if pue < 1:
-        raise ValueRangeError(f"pue must be at least 1; got {pue!r}")
-    if not 0 < power_fraction <= 1:
-        raise ValueRangeError(f"power_fraction must be in (0, 1]; got {power_fraction!r}")
     dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency)
     m, hw = dep.model, dep.hardware
     ver = _model(verifier) if verifier is not None else m

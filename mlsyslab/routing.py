@@ -56,8 +56,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._report import Report
 from .cache import cache_provider
-from .errors import ValueRangeError
+from .params import Param, checked
 from .queueing import erlang_b
 from .serving import serve
 from .tco import fleet, tco
@@ -71,7 +72,7 @@ POLICIES = ("round-robin", "least-request", "prefix-aware", "sticky")
 # --- cascade ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class CascadeResult:
+class CascadeResult(Report):
     """A cascade against sending everything to the large model."""
 
     easy_fraction: float
@@ -109,6 +110,9 @@ class CascadeResult:
                 f"{self.baseline_latency_s:,.2f} s; saves {self.savings_fraction:.0%}")
 
 
+@checked("qps", "easy_fraction", "escalation_rate", "small_steps", "large_steps", "tokens_per_step",
+         "slo_itl_ms", "slo_ttft_ms", "duration",
+         prompt_tokens=Param("int", "token", low=1, high=1e9), answer_tokens=Param("int", "token", low=1, high=1e9))
 def cascade(small, large, hardware, *, qps, easy_fraction, escalation_rate: float = 0.0,
             prompt_tokens=512, answer_tokens=256, small_steps: int = 0, large_steps: int = 8,
             tokens_per_step=256, slo=None, slo_itl_ms=None, slo_ttft_ms=None, small_hardware=None,
@@ -120,9 +124,6 @@ def cascade(small, large, hardware, *, qps, easy_fraction, escalation_rate: floa
     before its ``answer_tokens`` (0: no reasoning). Both fleets are sized by :func:`fleet` for the
     same :class:`~mlsyslab.SLO` (``slo``, or one built from ``slo_ttft_ms``/``slo_itl_ms``).
     """
-    for name, v in (("easy_fraction", easy_fraction), ("escalation_rate", escalation_rate)):
-        if not 0 <= v <= 1:
-            raise ValueRangeError(f"{name} must be in [0, 1]; got {v!r}")
     q = magnitude(qps, "1/s", "qps", strictly_positive=True)
     T = int(magnitude(tokens_per_step, "token", "tokens_per_step", minimum=1, integer=True))
     out_small = int(small_steps) * T + int(answer_tokens)
@@ -156,7 +157,7 @@ def cascade(small, large, hardware, *, qps, easy_fraction, escalation_rate: floa
 # --- replica routing -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class ReplicaRoutingResult:
+class ReplicaRoutingResult(Report):
     """Analytical expectation and simulation of one replica-routing policy."""
 
     policy: str
@@ -169,17 +170,24 @@ class ReplicaRoutingResult:
     mean_ttft_s: float
     usd_per_query_input: float     # input-token cost per request, in $ at the given price
     requests: int
+    feasible: bool = True
+    reason: str | None = None
 
     def summary(self) -> dict:
-        return {"policy": self.policy, "replicas": self.replicas,
+        ok = self.feasible
+        return {"policy": self.policy, "replicas": self.replicas, "feasible": ok, "reason": self.reason,
                 "reuse_ceiling": round(self.reuse_ceiling, 4),
                 "expected_hit_rate": round(self.expected_hit_rate, 4),
                 "hit_rate": round(self.simulated_hit_rate, 4), "spill": round(self.simulated_spill, 4),
                 "load_imbalance": round(self.load_imbalance, 3),
-                "mean_ttft_ms": round(self.mean_ttft_s * 1e3, 3),
-                "usd_per_query": round(self.usd_per_query_input, 8), "requests": self.requests}
+                "mean_ttft_ms": round(self.mean_ttft_s * 1e3, 3) if ok else None,
+                "usd_per_query": round(self.usd_per_query_input, 8) if ok else None,
+                "requests": self.requests}
 
     def __str__(self) -> str:
+        if not self.feasible:
+            return (f"{self.policy} over {self.replicas} replicas: hit rate {self.simulated_hit_rate:.1%} "
+                    f"simulated; the turn itself cannot be served: {self.reason}")
         return (f"{self.policy} over {self.replicas} replicas: hit rate {self.simulated_hit_rate:.1%} simulated, "
                 f"{self.expected_hit_rate:.1%} expected (ceiling {self.reuse_ceiling:.1%}); spill "
                 f"{self.simulated_spill:.1%}; mean TTFT {self.mean_ttft_s * 1e3:,.0f} ms; input "
@@ -204,6 +212,11 @@ def _sticky_shares(p: np.ndarray, replicas: int) -> np.ndarray:
     return share
 
 
+@checked("replicas", "sessions", "skew", "max_inflight", "service_time_s",
+         "prefix_tokens", "new_tokens", "usd_per_mtok_input", "seed",
+         rate_per_s=Param("real", "request/s", low=0, low_open=True, high=1e6, units=("1/s",)),
+         policy=Param("choice", choices=("round-robin", "least-request", "prefix-aware", "sticky")),
+         duration_s=Param("real", "s", low=0, low_open=True, high=1e7))
 def replica_routing(policy: str = "round-robin", *, replicas: int = 8, sessions: int = 400,
                     rate_per_s: float = 20.0, duration_s: float = 600.0, skew: float = 0.0,
                     max_inflight: int | None = None, service_time_s: float = 2.0,
@@ -217,15 +230,11 @@ def replica_routing(policy: str = "round-robin", *, replicas: int = 8, sessions:
     from the provider's read price. ``max_inflight`` (None: unlimited) is the saturation
     threshold per replica; ``service_time_s`` how long a request stays in flight.
     """
-    if policy not in POLICIES:
-        raise ValueRangeError(f"unknown policy {policy!r} (allowed: {', '.join(POLICIES)})")
     R = int(magnitude(replicas, "", "replicas", minimum=1, integer=True))
     S = int(magnitude(sessions, "", "sessions", minimum=1, integer=True))
     lam = magnitude(rate_per_s, "1/s", "rate_per_s", strictly_positive=True)
     D = magnitude(duration_s, "s", "duration_s", strictly_positive=True)
     svc = magnitude(service_time_s, "s", "service_time_s", strictly_positive=True)
-    if skew < 0:
-        raise ValueRangeError("skew must be >= 0")
     cap = None if max_inflight is None else int(magnitude(max_inflight, "", "max_inflight", minimum=1, integer=True))
     p = _zipf(S, skew)
 
@@ -282,12 +291,15 @@ def replica_routing(policy: str = "round-robin", *, replicas: int = 8, sessions:
     prov = cache_provider(provider)
     per_tok = usd_per_mtok_input / 1e6
     input_cost = (new_tokens + prefix_tokens * (hit * prov.read + (1 - hit) * prov.write)) * per_tok
+    ok = bool(cold.feasible and warm.feasible)       # nothing infeasible is costed
+    nan = 1.0 if ok else float("nan")
     return ReplicaRoutingResult(
         policy=policy, replicas=R, reuse_ceiling=float(ceiling), expected_hit_rate=float(expected),
         simulated_hit_rate=hit, simulated_spill=spills / n if n else 0.0,
         load_imbalance=float(load.max() / load.mean()) if n else 1.0,
-        mean_ttft_s=hit * warm.ttft_s + (1 - hit) * cold.ttft_s,
-        usd_per_query_input=input_cost, requests=int(n),
+        mean_ttft_s=(hit * warm.ttft_s + (1 - hit) * cold.ttft_s) * nan,
+        usd_per_query_input=input_cost * nan, requests=int(n), feasible=ok,
+        reason=None if ok else (cold.reason or warm.reason),
     )
 
 

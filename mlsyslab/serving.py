@@ -38,6 +38,7 @@ from .deployment import (
 from .errors import ValueRangeError
 from .hardware import Accelerator
 from .models import Model
+from .params import checked
 from .precision import math_precision
 from .units import magnitude, quantity
 
@@ -47,6 +48,7 @@ __all__ = ["Efficiency", "ServingResult", "serve", "decode_step", "prefill_secon
 GB = 1e9
 
 
+@checked("batch", "context", "tp", "memory_utilization")
 def decode_step(model, hardware=None, *, batch=1, context=1024, tp=1, weights="fp16", kv="fp16",
                 efficiency: Efficiency | None = None, memory_utilization=0.9) -> dict:
     """Time of one decode step at ``batch`` sequences of ``context`` tokens, by component.
@@ -90,6 +92,7 @@ def prefill_seconds(deployment: Deployment, batch, prompt_tokens, cached_prompt_
     return pre + deployment.efficiency.request_overhead_ms * 1e-3
 
 
+@checked("tokens", "context")
 def arithmetic_intensity(model, *, tokens, context=0, weights: str = "fp16", kv: str = "fp16"):
     """FLOPs per byte moved by one forward pass over ``tokens`` tokens (at ``context`` each).
 
@@ -274,6 +277,7 @@ class ServingResult(Report):
 
 # --- the model -------------------------------------------------------------------------------
 
+@checked("batch", "prompt_tokens", "output_tokens", "cached_prompt_tokens", "tp", "memory_utilization")
 def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256, tp=1,
           weights="fp16", kv="fp16", cached_prompt_tokens=0,
           efficiency: Efficiency | None = None, memory_utilization=0.9) -> ServingResult:

@@ -38,7 +38,7 @@ import numpy as np
 from ._report import Report
 from .deployment import DEFAULT_MAX_BATCHED_TOKENS, as_deployment
 from .errors import InfeasibleError, ValueRangeError
-from .load import KV_ALLOCATIONS
+from .params import Param, checked, one
 from .units import magnitude
 
 __all__ = ["simulate", "SimulationResult", "sample_lengths"]
@@ -46,7 +46,7 @@ __all__ = ["simulate", "SimulationResult", "sample_lengths"]
 
 def sample_lengths(rng: np.random.Generator, mean: float, cv: float, n: int, minimum: int) -> np.ndarray:
     """``n`` whole lengths with the given mean and coefficient of variation (gamma; fixed if cv=0)."""
-    if cv <= 0:
+    if cv < 1e-6:          # below a millionth the gamma's shape overflows; the lengths are fixed
         return np.full(n, max(int(round(mean)), minimum), dtype=np.int64)
     shape = 1.0 / (cv * cv)
     draws = rng.gamma(shape, mean / shape, n)
@@ -96,6 +96,12 @@ def _weighted_quantile(values, weights, p):
     return float(v[min(np.searchsorted(cum, p * cum[-1]), len(v) - 1)])
 
 
+@checked("prompt_cv", "output_cv", "requests", "warmup", "max_batch", "max_batched_tokens",
+         "kv_allocation", "seed", "memory_utilization", tp=one("tp"),
+         prompt_tokens=one("prompt_tokens"), cached_prompt_tokens=one("cached_prompt_tokens"),
+         concurrency=Param("int", "request", low=1, high=1e6, optional=True),
+         rate=Param("real", "request/s", low=0, low_open=True, high=1e7, optional=True, units=("1/s", "query/s")),
+         output_tokens=Param("real", "token", low=2, high=1e7))
 def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
              output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0,
              requests=2000, warmup=0.2, max_batch=None,
@@ -115,8 +121,6 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
     if (concurrency is None) == (rate is None):
         raise ValueRangeError("give exactly one of concurrency= (closed loop) or rate= (open loop)")
     closed = concurrency is not None
-    if kv_allocation not in KV_ALLOCATIONS:
-        raise ValueRangeError(f"kv_allocation must be one of {', '.join(KV_ALLOCATIONS)}; got {kv_allocation!r}")
     scalars = {}
     for name, value, unit, kw in (
             ("prompt_tokens", prompt_tokens, "token", dict(minimum=1)),
@@ -131,8 +135,6 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
         if np.ndim(v):
             raise ValueRangeError(f"simulate takes one {name}; loop over several")
         scalars[name] = float(v)
-    if scalars["warmup"] >= 0.9:
-        raise ValueRangeError("warmup must be a fraction below 0.9")
     offered = (magnitude(concurrency, "request", "concurrency", minimum=1, integer=True) if closed
                else magnitude(rate, "request/s", "rate", strictly_positive=True))
     if np.ndim(offered):

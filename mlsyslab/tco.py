@@ -52,6 +52,7 @@ from .errors import CatalogError, ValueRangeError
 from .hardware import Accelerator, accelerator
 from .load import LoadResult, load
 from .models import model as _model
+from .params import P, Param, checked, one
 from .slo import SLO
 from .units import magnitude, quantity
 
@@ -79,6 +80,7 @@ PRICING_DEFAULTS = _load_defaults()
 
 # --- helpers from the literature -------------------------------------------------------------
 
+@checked("usd_per_hour", "tokens_per_second")
 def cost_per_million_tokens(usd_per_hour, tokens_per_second):
     """``$/hour / (tokens/s * 3600) * 1e6``: $3.50/hour at 1,000 tokens/s is $0.97 per million."""
     usd = magnitude(usd_per_hour, "USD/hour", "usd_per_hour", strictly_positive=True)
@@ -86,6 +88,7 @@ def cost_per_million_tokens(usd_per_hour, tokens_per_second):
     return quantity(usd / (tps * 3600.0) * 1e6, "USD")
 
 
+@checked("usd_per_hour", "seconds_per_query")
 def cost_per_query(usd_per_hour, seconds_per_query):
     """``$/hour * seconds / 3600``: a 70B model on an H100 at $2.90/hour for 8 s costs ~$0.0064."""
     usd = magnitude(usd_per_hour, "USD/hour", "usd_per_hour", strictly_positive=True)
@@ -93,6 +96,7 @@ def cost_per_query(usd_per_hour, seconds_per_query):
     return quantity(usd * s / 3600.0, "USD")
 
 
+@checked("job_seconds", "usd_per_hour", "minimum_seconds", billing=Param("choice", choices=("second", "minute", "hour")))
 def billed_cost(job_seconds, usd_per_hour, *, billing: str = "second", minimum_seconds=0):
     """What a job costs under per-second or hourly billing (rounded up, with a minimum).
 
@@ -101,13 +105,12 @@ def billed_cost(job_seconds, usd_per_hour, *, billing: str = "second", minimum_s
     s = magnitude(job_seconds, "s", "job_seconds", strictly_positive=True)
     usd = magnitude(usd_per_hour, "USD/hour", "usd_per_hour", strictly_positive=True)
     minimum = magnitude(minimum_seconds, "s", "minimum_seconds", minimum=0)
-    unit = {"second": 1.0, "minute": 60.0, "hour": 3600.0}.get(billing)
-    if unit is None:
-        raise ValueRangeError(f"billing must be 'second', 'minute' or 'hour'; got {billing!r}")
+    unit = {"second": 1.0, "minute": 60.0, "hour": 3600.0}[billing]
     billed = np.maximum(np.ceil(np.asarray(s) / unit) * unit, minimum)
     return quantity(billed * usd / 3600.0, "USD")
 
 
+@checked("cost_per_attempt", "pass_rate", "retries")
 def cost_per_accepted(cost_per_attempt, pass_rate: float, retries: int = 0):
     """Expected cost per *accepted* result when each attempt passes with ``pass_rate``.
 
@@ -115,14 +118,9 @@ def cost_per_accepted(cost_per_attempt, pass_rate: float, retries: int = 0):
     accepted with probability 1 - q^(r+1); cost per accepted = cost x attempts / P(accepted)
     = cost / p whatever r (retries change the acceptance rate, not the cost per success).
     """
-    if not 0 < pass_rate <= 1:
-        raise ValueRangeError(f"pass_rate must be in (0, 1]; got {pass_rate!r}")
-    if retries < 0 or int(retries) != retries:
-        raise ValueRangeError(f"retries must be a whole number >= 0; got {retries!r}")
-    q = 1.0 - pass_rate
-    attempts = (1 - q ** (retries + 1)) / pass_rate
-    accepted = 1 - q ** (retries + 1)
-    return cost_per_attempt * attempts / accepted
+    # attempts / accepted = [(1 - q^(r+1)) / p] / (1 - q^(r+1)) = 1 / p: computed directly, so a
+    # tiny pass rate cannot turn the ratio into 0 / 0
+    return cost_per_attempt / pass_rate
 
 
 # --- fleet -----------------------------------------------------------------------------------
@@ -237,6 +235,11 @@ def _max_rate(dep, slo: SLO, kw) -> tuple[float, LoadResult]:
     return out
 
 
+@checked("qps", "slo_ttft_ms", "slo_itl_ms", "max_batch", "max_batched_tokens", "kv_allocation",
+         "prompt_cv", "output_cv", "memory_utilization",
+         prompt_tokens=Param("int", "token", low=1, high=P["prompt_tokens"].high),
+         output_tokens=Param("int", "token", low=2, high=P["output_tokens"].high),
+         plan=Param("choice", choices=("batched", "naive")), tp=one("tp"))
 def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, slo: SLO | None = None,
           slo_ttft_ms=None, slo_itl_ms=None, tp=None, weights="fp16", kv="fp16", max_batch=None,
           max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", prompt_cv=0.0,
@@ -267,8 +270,6 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
     plan : str
         ``"batched"`` (continuous batching) or ``"naive"`` (one request at a time per replica).
     """
-    if plan not in ("batched", "naive"):
-        raise ValueRangeError(f"plan must be 'batched' or 'naive'; got {plan!r}")
     if slo is None:
         slo = SLO(ttft_ms=DEFAULT_SLO.ttft_ms if slo_ttft_ms is None else slo_ttft_ms, itl_ms=slo_itl_ms)
     elif not isinstance(slo, SLO):
@@ -276,8 +277,6 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
     elif slo_ttft_ms is not None or slo_itl_ms is not None:
         raise ValueRangeError("give either slo= or slo_ttft_ms/slo_itl_ms, not both")
     q = magnitude(_per_second(qps), "1/s", "qps", strictly_positive=True)
-    if np.ndim(q) or not np.isfinite(q):
-        raise ValueRangeError(f"qps must be one finite number > 0; got {qps!r}")
     P = int(magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1, integer=True))
     N = int(magnitude(output_tokens, "token", "output_tokens", minimum=2, integer=True))
     if isinstance(model, Deployment):
@@ -309,7 +308,7 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
             reasons.append(f"tp={t}: the SLO ({slo}) is missed even at a trickle of traffic: "
                            f"{slo.misses(idle)}")
             continue
-        replicas = math.ceil(q / rate - 1e-9)
+        replicas = max(1, math.ceil(q / rate - 1e-9))
         # the naive plan reports what its arithmetic assumes: every query served as if alone
         r = idle if plan == "naive" else load(dep, rate=q / replicas, **kw)
         gpus = replicas * t
@@ -346,6 +345,23 @@ def _per_second(x):
 
 # --- pricing and TCO -------------------------------------------------------------------------
 
+_PRICING_FIELDS = {
+    "kind": Param("choice", choices=("on-demand", "spot", "reserved", "owned")),
+    "billing": Param("choice", choices=("second", "minute", "hour")),
+    "usd_per_gpu_hour": P["usd_per_gpu_hour"],
+    "purchase_usd": Param("real", "USD", low=0, low_open=True, high=1e9, optional=True),
+    "reserved_discount": Param("real", "", low=0, high=1, high_open=True),
+    "amortisation_years": Param("real", "", low=0, low_open=True, high=100),
+    "server_overhead": Param("real", "", low=0, high=10),
+    "networking_fraction": Param("real", "", low=0, high=10),
+    "usd_per_kwh": Param("real", "USD", low=0, high=100),
+    "pue": P["pue"],
+    "hosting_usd_per_kw_month": Param("real", "USD", low=0, high=1e5),
+    "host_power_fraction": Param("real", "", low=0, high=10),
+    "gpu_power_fraction": Param("real", "", low=0, high=1),
+}
+
+
 @dataclass(frozen=True)
 class Pricing:
     """How the fleet is paid for. ``kind``: on-demand, spot, reserved or owned.
@@ -369,20 +385,8 @@ class Pricing:
     gpu_power_fraction: float = PRICING_DEFAULTS["gpu_power_fraction"]
 
     def __post_init__(self):
-        if self.kind not in ("on-demand", "spot", "reserved", "owned"):
-            raise ValueRangeError(f"pricing kind must be on-demand, spot, reserved or owned; got {self.kind!r}")
-        if self.billing not in ("second", "minute", "hour"):
-            raise ValueRangeError(f"billing must be 'second', 'minute' or 'hour'; got {self.billing!r}")
-        if self.pue < 1:
-            raise ValueRangeError(f"pue must be at least 1; got {self.pue}")
-        if not 0 <= self.reserved_discount < 1:
-            raise ValueRangeError("reserved_discount must be in [0, 1)")
-        if self.amortisation_years <= 0:
-            raise ValueRangeError("amortisation_years must be positive")
-        for name in ("usd_per_gpu_hour", "purchase_usd"):
-            v = getattr(self, name)
-            if v is not None and v <= 0:
-                raise ValueRangeError(f"{name} must be positive")
+        for name, spec in _PRICING_FIELDS.items():
+            object.__setattr__(self, name, spec.check(name, getattr(self, name)))
 
     def gpu_year_costs(self, hw: Accelerator) -> dict:
         """Dollars per GPU-year by item."""
@@ -452,6 +456,7 @@ class TCOResult(Report):
 
 
 
+@checked("duration")
 def tco(fleet: Fleet, duration="365 day", pricing: str | Pricing = "on-demand") -> TCOResult:
     """Cost of running ``fleet`` for ``duration`` (days by default) under ``pricing``.
 

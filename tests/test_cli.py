@@ -55,13 +55,13 @@ def test_tables_and_readable_summaries(capsys):
 @pytest.mark.parametrize("argv, fragment", [
     (["serve", "--model", "llama-3-9b", "--gpu", "h100"], "did you mean 'llama-3-8b'"),
     (["serve", "--model", "llama-3-8b", "--gpu", "h1000"], "did you mean"),
-    (["serve", "--model", "llama-3-8b", "--gpu", "h100", "--batch", "0"], "whole number >= 1"),
-    (["serve", "--model", "llama-3-8b", "--gpu", "h100", "--prompt", "-5"], "whole number >= 1"),
+    (["serve", "--model", "llama-3-8b", "--gpu", "h100", "--batch", "0"], "argument --batch: must be a whole number >= 1"),
+    (["serve", "--model", "llama-3-8b", "--gpu", "h100", "--prompt", "-5"], "argument --prompt: must be a number >= 1"),
     (["serve", "--model", "llama-3-8b", "--gpu", "h100", "--weights", "fp3"], "unknown weight precision"),
     (["serve", "--model", "llama-3-8b", "--gpu", "h100", "--kv", "int4"], "unknown KV-cache precision"),
-    (["serve", "--model", "llama-3-8b", "--gpu", "h100", "--tp", "0"], "whole number >= 1"),
+    (["serve", "--model", "llama-3-8b", "--gpu", "h100", "--tp", "0"], "argument --tp: must be a whole number >= 1"),
     (["kv", "--model", "llama-3-8b", "--kv-pool", "60 s"], "[information]"),
-    (["kv", "--model", "llama-3-8b", "--kv-pool=-60GB"], "greater than zero"),
+    (["kv", "--model", "llama-3-8b", "--kv-pool=-60GB"], "must be a number > 0"),
     (["kv", "--model", "llama-3-8b", "--kv-pool", "60GB", "--gpu", "h100"], "not both"),
     (["serve", "--gpu", "h100"], "required"),
 ])
@@ -105,9 +105,9 @@ def test_tco_json_contract(capsys):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["reason", "--model", "llama-3-8b", "--gpu", "h100", "--strategy", "bestofn"], "did you mean 'best-of-n'"),
-    (["reason", "--model", "llama-3-8b", "--gpu", "h100", "--steps", "0"], "whole number >= 1"),
-    (["tco", "--model", "llama-3-8b", "--gpu", "h100", "--qps", "-1"], "greater than zero"),
-    (["tco", "--model", "llama-3-8b", "--gpu", "h100", "--qps", "1", "--pricing", "free"], "invalid choice"),
+    (["reason", "--model", "llama-3-8b", "--gpu", "h100", "--steps", "0"], "argument --steps: must be a whole number >= 1"),
+    (["tco", "--model", "llama-3-8b", "--gpu", "h100", "--qps", "-1"], "must be a number > 0"),
+    (["tco", "--model", "llama-3-8b", "--gpu", "h100", "--qps", "1", "--pricing", "free"], "must be one of on-demand"),
     (["tco", "--model", "lama-3-8b", "--gpu", "h100", "--qps", "1"], "did you mean"),
 ])
 def test_reason_and_tco_bad_input(capsys, argv, fragment):
@@ -134,12 +134,12 @@ def test_cache_route_goodput_json_contracts(capsys):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["cache", "--provider", "antropic"], "did you mean"),
-    (["cache", "--rate", "-1"], "greater than zero"),
-    (["route", "replicas", "--policy", "random"], "unknown policy"),
+    (["cache", "--rate", "-1"], "must be a number > 0"),
+    (["route", "replicas", "--policy", "random"], "must be one of round-robin"),
     (["route", "cascade", "--small", "llama-3-8b", "--large", "llama-3-70b", "--gpu", "h100", "--qps", "1",
-      "--escalation", "2"], "escalation_rate must be in [0, 1]"),
+      "--escalation", "2"], "argument --escalation: must be a number >= 0 and <= 1"),
     (["goodput", "--model", "llama-3-8b", "--gpu", "h100", "--rate", "1", "--slo-ttft-ms", "0",
-      "--slo-itl-ms", "5"], "greater than zero"),
+      "--slo-itl-ms", "5"], "must be a number > 0"),
 ])
 def test_issue4_bad_input(capsys, argv, fragment):
     assert main(argv) == 2

@@ -78,5 +78,5 @@ def test_kv_bad_input():
         ml.max_sequences("llama-3-8b", 1024)
     with pytest.raises(ml.UnitError, match=r"\[information\]"):
         ml.max_sequences("llama-3-8b", 1024, pool="60 s")
-    with pytest.raises(ml.ValueRangeError, match="greater than zero"):
+    with pytest.raises(ml.ValueRangeError, match="context must be a number >= 1"):
         ml.max_sequences("llama-3-8b", 0, pool=60)

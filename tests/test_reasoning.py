@@ -80,7 +80,7 @@ def test_infeasible_reasoning_is_never_costed():
 def test_bad_input():
     with pytest.raises(ml.ValueRangeError, match="did you mean 'best-of-n'"):
         ml.reason("llama-3-8b", "h100", strategy="bestofn")
-    with pytest.raises(ml.ValueRangeError, match="steps must be at least 1"):
+    with pytest.raises(ml.ValueRangeError, match="steps must be a whole number >= 1"):
         ml.reason("llama-3-8b", "h100", steps=0)
     with pytest.raises(ml.ValueRangeError, match="pue"):
         ml.reason("llama-3-8b", "h100", pue=0.9)

@@ -66,5 +66,5 @@ def test_escalation_erodes_the_savings_and_all_easy_or_all_hard_are_the_limits()
 def test_cascade_bad_input():
     with pytest.raises(ml.ValueRangeError, match="easy_fraction"):
         cascade("llama-3-8b", R1, "h100-sxm", qps=1, easy_fraction=1.5)
-    with pytest.raises(ml.ValueRangeError, match="unknown policy"):
+    with pytest.raises(ml.ValueRangeError, match="must be one of round-robin"):
         replica_routing("random")

@@ -124,11 +124,25 @@ def test_cost_per_accepted_result():
 
 
 def test_bad_input():
-    with pytest.raises(ml.ValueRangeError, match="qps must be greater than zero"):
+    with pytest.raises(ml.ValueRangeError, match="qps must be a number > 0"):
         ml.fleet("llama-3-8b", "h100", qps=0)
-    with pytest.raises(ml.ValueRangeError, match="pricing kind"):
+    with pytest.raises(ml.ValueRangeError, match="kind must be one of on-demand"):
         ml.Pricing(kind="free")
     with pytest.raises(ml.UnitError, match=r"\[time\]"):
         ml.tco(ml.fleet("llama-3-8b", "h100", qps=1), duration="3 GB")
     with pytest.raises(ml.ValueRangeError, match="billing"):
         ml.billed_cost(45, 3.5, billing="fortnight")
+
+
+def test_costs_and_prices_refuse_negative_and_infinite_values():
+    with pytest.raises(ml.ValueRangeError, match="cost_per_attempt must be a number >= 0"):
+        ml.cost_per_accepted(-5, 0.5)
+    with pytest.raises(ml.ValueRangeError, match="usd_per_gpu_hour must be a number > 0"):
+        ml.Pricing(usd_per_gpu_hour=float("inf"))
+    with pytest.raises(ml.ValueRangeError, match="pue must be a number >= 1"):
+        ml.Pricing(pue=float("nan"))
+    with pytest.raises(ml.ValueRangeError, match="tp must be a whole number"):
+        ml.fleet("llama-3-8b", "h100", qps=1, tp=2.5)
+    # queries per second and requests per second are both rates
+    assert ml.fleet("llama-3-8b", "h100", qps=ml.Q_(10, "query/s"), tp=1).feasible
+    assert ml.goodput("llama-3-8b", "h100", rate=ml.Q_(2, "request/s"), slo=ml.SLO(ttft_ms=500)).feasible
