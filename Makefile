@@ -57,9 +57,12 @@ labs: $(STAMP)
 solutions: $(STAMP)
 	$(BIN)/python scripts/execute_solutions.py
 
+# reference/ and objects.json are build outputs (not committed): quartodoc writes them from the
+# docstrings, and the post-processing gives every page a title and drops dead anchors.
 reference: $(STAMP)
-	rm -rf reference
+	rm -rf reference objects.json
 	$(BIN)/quartodoc build
+	$(BIN)/python scripts/postprocess_reference.py reference
 	$(BIN)/python scripts/make_parameters_page.py
 
 site: $(STAMP) reference
@@ -77,4 +80,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlsyslab tests scripts
 
 clean:
-	rm -rf $(VENV) _preview _site .pytest_cache .hypothesis
+	rm -rf $(VENV) _preview _site .pytest_cache .hypothesis reference objects.json

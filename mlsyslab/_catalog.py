@@ -83,7 +83,7 @@ class Catalog(Generic[T]):
     """A read-only mapping from canonical key to entry, with forgiving lookup.
 
     ``catalog["Llama3_8B"]`` finds ``llama-3-8b``; an unknown name raises
-    :class:`UnknownNameError` listing the closest keys.
+    `UnknownNameError` listing the closest keys.
     """
 
     def __init__(self, kind: str, entries: dict[str, T], aliases: dict[str, str]):
@@ -114,7 +114,7 @@ class Catalog(Generic[T]):
         return isinstance(name, str) and normalise(name) in self._index
 
     def key(self, name: str) -> str:
-        """The canonical key for ``name`` (raises :class:`UnknownNameError`)."""
+        """The canonical key for ``name`` (raises `UnknownNameError`)."""
         if not isinstance(name, str):
             raise UnknownNameError(f"a {self.kind} name must be a string; got {type(name).__name__}")
         found = self._index.get(normalise(name))

@@ -14,13 +14,43 @@ _SUFFIX_UNITS = (("_tok_s", "token/s"), ("_rps", "request/s"), ("_usd", "USD"), 
                  ("_ms", "ms"), ("_s", "s"), ("_j", "J"), ("_gb", "GB"))
 
 
+WIDTH = 88
+"""Characters per printed line: what fits the course site's text column and a narrow notebook."""
+
+
+def wrap(text: str, width: int = WIDTH) -> str:
+    """Wrap each long line of a printed result, continuing it indented under its first line."""
+    import textwrap
+
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead = len(line) - len(line.lstrip())
+        out.append(textwrap.fill(line.strip(), width=width, initial_indent=" " * lead,
+                                 subsequent_indent=" " * (lead + 4), break_on_hyphens=False))
+    return "\n".join(out)
+
+
 class Report:
     """Mixin for frozen result dataclasses that define ``__str__`` (and ``feasible``/``reason``).
+
+    Printed results are wrapped at `WIDTH` characters, so they fit a notebook and the site.
 
     Every numeric field named with a unit suffix is also available as a pint quantity under the
     name without it: ``r.ttft`` is ``r.ttft_s`` in seconds, ``t.annual`` is ``t.annual_usd`` in
     USD, ``r.throughput`` is ``r.throughput_tok_s`` in tokens/s.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        text = cls.__dict__.get("__str__")
+        if text is not None and not getattr(text, "_wrapped", False):
+            def __str__(self, _text=text):  # noqa: N807 - the wrapped dunder
+                return wrap(_text(self))
+            __str__._wrapped = True
+            cls.__str__ = __str__
 
     def __getattr__(self, name: str):
         if name.startswith("_") or not dataclasses.is_dataclass(self):
@@ -38,7 +68,7 @@ class Report:
         return "```\n" + str(self) + "\n```"
 
     def require_feasible(self):
-        """Return self, or raise :class:`~mlsyslab.InfeasibleError` with the (first) reason."""
+        """Return self, or raise `InfeasibleError` with the (first) reason."""
         if np.all(np.asarray(getattr(self, "feasible", True))):
             return self
         reason = self.reason

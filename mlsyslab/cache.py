@@ -1,21 +1,21 @@
-r"""Prompt-caching economics: when reuse pays, how the TTL and arrival rate decide, and what the
-serving side saves.
+r"""Prompt-caching economics: when reuse pays, how the TTL and the arrival rate decide, what it saves.
+
 
 Prices are in multiples of the provider's input-token price ``p_in`` (so 1 = an uncached input
 token); presets and their sources are in ``mlsyslab/data/cache_providers.toml``.
 
 Break-even reuse
     A prefix written once at ``p_write`` and then read at ``p_read`` saves ``p_in - p_read`` per
-    read, so it pays back its write after ::
+    read, so it pays back its write after:
 
         N = p_write / (p_in - p_read)     reads   (Anthropic 5 min 1.39, 1 h 2.22, OpenAI 2.0)
 
     This counts the write's whole price against the reads (the usual rule of thumb). Against
     not caching at all only the premium ``p_write - p_in`` must be recovered:
-    :attr:`CacheEconomics.premium_breakeven_calls`.
+    `CacheEconomics.premium_breakeven_calls`.
 
 TTL fit (Poisson arrivals of rate ``lambda`` for one prefix; a hit refreshes the TTL)
-    The next request finds the prefix cached if it comes within the TTL::
+    The next request finds the prefix cached if it comes within the TTL:
 
         hit rate   h = 1 - exp(-lambda * TTL)
         cost/req   = h * p_read + (1 - h) * p_write + storage * E[min(gap, TTL)]
@@ -31,7 +31,7 @@ Request cost split
 
 Serving side
     A cached prefix skips its prefill FLOPs (TTFT falls) but its KV still occupies memory and is
-    read by every decode step: :func:`serving_effect` runs both through :func:`mlsyslab.serve`.
+    read by every decode step: `serving_effect` runs both through `mlsyslab.serve`.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def request_cost(uncached_tokens, cached_tokens=0, output_tokens=0, *, input_pri
 
 @dataclass(frozen=True)
 class CacheEconomics(Report):
-    """Expected economics of caching one prefix at a given request rate (see :func:`ttl_fit`)."""
+    """Expected economics of caching one prefix at a given request rate (see `ttl_fit`)."""
 
     provider: str
     rate_per_s: float

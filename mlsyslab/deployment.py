@@ -1,12 +1,11 @@
 r"""A deployment: one model on one replica of ``tp`` accelerators, at stated precisions.
 
-Everything that serves traffic (:func:`~mlsyslab.serve`, :func:`~mlsyslab.load`, the simulation,
-fleets, routing, caching, reasoning) asks a :class:`Deployment` two questions: *does it fit*, and
+Everything that serves traffic (`serve`, `load`, the simulation,
+fleets, routing, caching, reasoning) asks a `Deployment` two questions: *does it fit*, and
 *how long does one forward pass take*. Both are answered here, once.
 
 Memory (per GPU)
 ----------------
-::
 
     usable     = capacity * memory_utilization          (vLLM's gpu_memory_utilization, 0.9)
     weights    = P * bytes_per_weight / tp
@@ -25,7 +24,7 @@ Step time (one forward pass)
 A continuous-batching engine runs passes that carry ``d`` decode tokens (one per running
 sequence, attending to a mean context ``c_d``) and ``p`` prefill tokens (prompt chunks, each
 attending to a mean of ``c_p`` earlier tokens). A pass is a sequence of kernels, and each kernel
-is bound by its own roofline, so the pass takes the *sum* of per-kernel maxima::
+is bound by its own roofline, so the pass takes the *sum* of per-kernel maxima:
 
     T        = d + p
     linear   = max( W_read(T) / BW,  T * 2 P_active / (tp F) )          weights once per pass
@@ -39,19 +38,19 @@ bytes per token per GPU and ``a`` the attention FLOPs per (query token, context 
 why MLA decode attention is compute-bound while GQA's is bandwidth-bound).
 
 Mixture of experts: a pass over ``T`` tokens with ``k`` of ``E`` experts per token touches, with
-uniform routing, ``E (1 - (1 - k/E)^T)`` distinct experts per layer::
+uniform routing, ``E (1 - (1 - k/E)^T)`` distinct experts per layer:
 
     W_read(T) = (P_non_expert + P_routed (1 - (1 - k/E)^T)) * bytes_per_weight / tp
 
 Tensor-parallel communication: two ring all-reduces per layer of ``T * hidden`` 16-bit
-activations::
+activations:
 
     t_comm(T) = 2 L [ alpha + 2 (tp - 1) / tp * T * hidden * 2 / (eta_link * BW_link) ]
 
 Assumptions: matmul FLOPs are ``2 P_active`` per token; activations' memory traffic is ignored;
 fp8 weights use fp8 tensor cores where the chip has them, int8/int4 are weight-only (computed in
-16-bit, see :mod:`mlsyslab.precision`). The efficiency factors are sustained fractions of
-datasheet peaks (:class:`Efficiency`), calibrated per accelerator and serving stack on published
+16-bit, see `mlsyslab.precision`). The efficiency factors are sustained fractions of
+datasheet peaks (`Efficiency`), calibrated per accelerator and serving stack on published
 measurements (``mlsyslab/data/calibration.toml``).
 """
 
@@ -155,7 +154,7 @@ CALIBRATION_PROVENANCE = dict(_CALIBRATION.get("provenance", {}))
 
 
 def calibrated_efficiency(hardware) -> Efficiency:
-    """The calibrated :class:`Efficiency` for an accelerator and its usual serving stack.
+    """The calibrated `Efficiency` for an accelerator and its usual serving stack.
 
     ``DEFAULT_EFFICIENCY`` with the per-accelerator factors that ``calibration.toml`` states
     (``[efficiency.by_hardware.<key>]``), where the published measurements showed that one
@@ -193,9 +192,9 @@ class Deployment:
     Parameters
     ----------
     model : str or Model
-        Catalog key or a :class:`~mlsyslab.Model`.
+        Catalog key or a `Model`.
     hardware : str or Accelerator
-        Catalog key or an :class:`~mlsyslab.Accelerator`.
+        Catalog key or an `Accelerator`.
     tp : int or array of int
         Tensor-parallel degree: divides the attention heads, at most the GPUs of one server.
         An array makes every derived figure an array (a sweep over tp).
@@ -204,7 +203,7 @@ class Deployment:
     kv : str
         KV-cache precision (``fp16``, ``bf16``, ``fp8``).
     efficiency : Efficiency, optional
-        Sustained fractions of peak; defaults to :func:`calibrated_efficiency` for the hardware.
+        Sustained fractions of peak; defaults to `calibrated_efficiency` for the hardware.
     memory_utilization : float
         Fraction of each GPU's memory the engine may use, in (0, 1] (vLLM's
         ``gpu_memory_utilization``; default 0.9).
@@ -503,7 +502,7 @@ def _check_tp(tp, m: Model, hw: Accelerator):
 
 def as_deployment(model_or_deployment, hardware=None, *, tp=1, weights="fp16", kv="fp16",
                   efficiency=None, memory_utilization=0.9) -> Deployment:
-    """A :class:`Deployment` from one, or from a model and hardware with the usual keywords.
+    """A `Deployment` from one, or from a model and hardware with the usual keywords.
 
     Every public function takes either ``(deployment)`` or ``(model, hardware, tp=..., ...)``.
     """

@@ -1,16 +1,16 @@
 r"""Goodput: requests per second that meet one latency SLO and a quality bar.
 
-Computed from the load model (:func:`mlsyslab.load`) at the rate each replica really sees, with
-the step time of the batch actually occupied (not a configured maximum)::
+Computed from the load model (`mlsyslab.load`) at the rate each replica really sees, with
+the step time of the batch actually occupied (not a configured maximum):
 
     goodput = throughput * P(TTFT <= target) * [ITL statistic <= target] * pass_rate
 
 ``P(TTFT <= target)`` comes from the load model's TTFT distribution (own prefill, the residual
 step, and the waits' atom-plus-exponential tail); the ITL gate uses the statistic the
-:class:`~mlsyslab.SLO` names. Goodput never exceeds throughput; the route that wins a throughput
+`SLO` names. Goodput never exceeds throughput; the route that wins a throughput
 benchmark can lose on cost per accepted result.
 
-:func:`batch_frontier` sweeps a closed loop from one client to the memory limit and prices each
+`batch_frontier` sweeps a closed loop from one client to the memory limit and prices each
 point: the trade between cost per token and latency that every serving team chooses on.
 """
 
@@ -35,7 +35,7 @@ __all__ = ["goodput", "GoodputResult", "batch_frontier"]
 
 @dataclass(frozen=True)
 class GoodputResult(Report):
-    """Goodput of a fleet of identical replicas at one arrival rate (see :func:`goodput`)."""
+    """Goodput of a fleet of identical replicas at one arrival rate (see `goodput`)."""
 
     rate: float
     replicas: int
@@ -92,7 +92,7 @@ def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_t
             max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged",
             usd_per_gpu_hour: float | None = None, efficiency=None,
             memory_utilization=0.9) -> GoodputResult:
-    """Goodput of ``replicas`` replicas under Poisson ``rate`` and an :class:`~mlsyslab.SLO`.
+    """Goodput of ``replicas`` replicas under Poisson ``rate`` and an `SLO`.
 
     Each replica sees ``rate / replicas`` (random load balancing keeps arrivals Poisson); see the
     module docstring for the equation. Infeasible or overloaded configurations are reported, not

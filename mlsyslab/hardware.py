@@ -2,7 +2,7 @@
 
 The catalog lives in ``mlsyslab/data/hardware.toml`` and is validated when the package is
 imported: a value without a source, a non-positive figure or a missing field is an error.
-Build your own with :class:`Accelerator` (sources are then yours to state).
+Build your own with `Accelerator` (sources are then yours to state).
 
 >>> from mlsyslab import accelerator
 >>> accelerator("H100").memory.to("GB")
@@ -50,12 +50,14 @@ class Accelerator:
         Scale-up bandwidth per GPU per direction, in GB/s.
     scale_up_gpus : int
         GPUs one scale-up domain (one server) connects: the largest tensor-parallel degree.
-    on_demand_usd_h, spot_usd_h : float or None
-        Cloud price scenarios per GPU-hour, in USD.
+    on_demand_usd_h : float or None
+        Cloud on-demand price scenario per GPU-hour, in USD.
+    spot_usd_h : float or None
+        Cloud spot (interruptible) price scenario per GPU-hour, in USD; None where there is none.
     purchase_usd : float or None
         Purchase price of one accelerator, in USD.
     sources : dict
-        Field name to its :class:`Source` (title, address, date).
+        Field name to its `Source` (title, address, date).
     """
 
     key: str

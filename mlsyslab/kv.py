@@ -2,7 +2,7 @@ r"""KV-cache memory: bytes per token, per sequence, and how many sequences a GPU
 
 The equations
 -------------
-Every layer caches, for every token, what later tokens' attention needs::
+Every layer caches, for every token, what later tokens' attention needs:
 
     MHA / GQA:  bytes/token = 2 (K and V) * layers * kv_heads * head_dim * bytes/element
     MLA:        bytes/token = layers * (kv_lora_rank + rope_head_dim) * bytes/element
@@ -16,7 +16,7 @@ MLA caches one compressed latent plus a small decoupled RoPE key per token and l
 With ``tp`` GPUs the KV heads are split across ranks (``min(tp, kv_heads)`` ways; beyond that
 they are replicated); an MLA latent is replicated on every rank. The pool per GPU, derived from
 hardware, is ``capacity * memory_utilization - weights / tp - workspace``
-(:meth:`mlsyslab.Deployment.kv_pool_bytes`).
+(`mlsyslab.Deployment.kv_pool_bytes`).
 
 Allocation: a contiguous allocator reserves ``max_context`` tokens per sequence up front; a paged
 allocator (vLLM's PagedAttention) reserves blocks of ``block_size`` tokens as they fill, wasting
@@ -79,7 +79,7 @@ def _tp(tp, m=None, hw=None) -> int:
 def kv_pool(model, hardware=None, *, tp: int = 1, weights: str = "fp16", memory_utilization=0.9):
     """Memory left for KV on each GPU, ``capacity * memory_utilization - weights / tp - workspace``.
 
-    In GB; negative when the weights alone do not fit. Takes a :class:`~mlsyslab.Deployment` or
+    In GB; negative when the weights alone do not fit. Takes a `Deployment` or
     a model and hardware.
     """
     dep = as_deployment(model, hardware, tp=tp, weights=weights, memory_utilization=memory_utilization)
@@ -92,7 +92,7 @@ def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None,
     """How many sequences of ``context`` tokens fit: ``floor(pool / bytes per sequence)``.
 
     Give ``pool`` (bytes per GPU; a number in GB or a quantity such as ``"60 GB"``) directly, or
-    ``hardware`` (with ``tp`` and ``weights``) to derive it with :func:`kv_pool`. Returns an int
+    ``hardware`` (with ``tp`` and ``weights``) to derive it with `kv_pool`. Returns an int
     (or int array); 0 where not even one fits (including when the weights alone do not fit, and
     contexts longer than the model's window, ``Model.max_context``).
     """
@@ -113,7 +113,7 @@ def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None,
 
 @dataclass(frozen=True)
 class KVCacheResult(Report):
-    """KV-cache footprint of one model at one context (see :func:`kv_cache`)."""
+    """KV-cache footprint of one model at one context (see `kv_cache`)."""
 
     model: str
     kv: str

@@ -1,12 +1,12 @@
 """Lab helpers: predict-then-compute, explorers, and sentences rendered from computed numbers.
 
-- :func:`reveal` puts a student's written-down guess beside the computed answer: both with
+- `reveal` puts a student's written-down guess beside the computed answer: both with
   units, the ratio, whether it is within a factor of 2, and a hint on the physics of the gap.
   A guess still left as ``...`` gets a friendly request to predict first; it never raises.
-- :func:`explore` builds an ipywidgets explorer around a plotting function. Without a live
+- `explore` builds an ipywidgets explorer around a plotting function. Without a live
   widget front end (``MLSYSLAB_STATIC=1``, set by ``make test``, ``make run`` and the site
   build) it draws one static figure at the default values instead.
-- :func:`say` renders a Markdown sentence whose numbers come from code, so no number in a
+- `say` renders a Markdown sentence whose numbers come from code, so no number in a
   notebook's prose is typed by hand.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pint
 
-__all__ = ["reveal", "Reveal", "explore", "say", "fmt", "static_mode"]
+__all__ = ["reveal", "Reveal", "explore", "say", "fmt", "table", "static_mode"]
 
 
 def static_mode() -> bool:
@@ -112,7 +112,7 @@ def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: s
     """Compare a guess with the computed answer. Never raises on an unanswered (``...``) guess.
 
     ``guess`` is a number in ``unit`` (or a quantity); ``computed`` a quantity or a number in
-    ``unit``. Returns a :class:`Reveal` that displays as one Markdown line.
+    ``unit``. Returns a `Reveal` that displays as one Markdown line.
     """
     comp = _magnitude_in(computed, unit)
     if guess is Ellipsis or guess is None:
@@ -141,7 +141,9 @@ def explore(plot, *, defaults: dict | None = None, **controls):
         plot(**values)
         plt.show()
         shown = ", ".join(f"{k}={v}" for k, v in values.items())
-        print(f"(static view at {shown}; run the notebook in JupyterLab to move the controls)")
+        from ._report import wrap
+
+        print(wrap(f"(static view at {shown}; move the controls in JupyterLab)"))
         return None
 
     import ipywidgets as w
@@ -162,3 +164,27 @@ def explore(plot, *, defaults: dict | None = None, **controls):
 
     return w.interactive(_draw, **widgets)
 
+
+def table(frame, *, percent=(), decimals: int = 2, caption: str | None = None):
+    """A DataFrame as a Markdown table, which fits the site's column where a printed one overflows.
+
+    It renders the same in JupyterLab, and its text does not change between pandas releases.
+
+    ``percent`` names the columns shown as percentages; other floats get ``decimals`` places.
+    """
+    from IPython.display import Markdown
+
+    def cell(col, v):
+        if frame[col].dtype.kind in "iu":
+            return f"{int(v):,}"
+        if isinstance(v, float):
+            return f"{v:.0%}" if col in percent else f"{v:,.{decimals}f}"
+        return str(v)
+
+    index = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in frame.index]
+    head = [" / ".join(n or "" for n in frame.index.names) or ""] + [str(c) for c in frame.columns]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, (_, row) in zip(index, frame.iterrows()):
+        rows.append("| " + " | ".join([name] + [cell(c, row[c]) for c in frame.columns]) + " |")
+    text = "\n".join(rows)
+    return Markdown((f"**{caption}**\n\n" if caption else "") + text)

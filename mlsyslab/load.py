@@ -2,7 +2,7 @@ r"""Serving under load: continuous batching with chunked prefill, seen by stream
 
 What is modelled
 ----------------
-One replica (a :class:`~mlsyslab.Deployment`) runs an iteration-level scheduler, as vLLM (v1) and
+One replica (a `Deployment`) runs an iteration-level scheduler, as vLLM (v1) and
 TensorRT-LLM do. Every forward pass ("step") first gives one token to each of the ``d`` running
 sequences that are decoding, then fills the rest of a token budget ``M`` (``max_batched_tokens``)
 with prompt chunks of admitted requests, first come first served (chunked prefill). A request is
@@ -24,7 +24,7 @@ The steady state (a fluid model with queueing corrections)
 Take ``d``, the mean number of decoding sequences, as the unknown. Each request decodes for
 ``N - 1`` steps, so in steady state ``a = d / (N - 1)`` requests arrive per step, bringing
 ``p = a S'`` prompt tokens per step (``S' = S - S_cached``). Prefill may use ``M_p = M - d``
-tokens of each step. Steps that carry prompt chunks are a fraction ``q`` of all steps::
+tokens of each step. Steps that carry prompt chunks are a fraction ``q`` of all steps:
 
     q       = min(1, max(p / M_p,  1 - exp(-a * ceil(S' / M_p))))     chunk k = p / q tokens
     t_dec   = t_step(d decode at context c_d)                          c_d = S + N (1 + cv_N^2) / 2
@@ -34,7 +34,7 @@ tokens of each step. Steps that carry prompt chunks are a fraction ``q`` of all 
 
 A request's time to first token adds the wait for the next step boundary (the residual of the
 step in progress), the queue of earlier prompts for the prefill budget (M/G/1 on prompt work
-with utilisation ``rho_p = p / M_p``) and its own chunks::
+with utilisation ``rho_p = p / M_p``) and its own chunks:
 
     residual = E[t^2] / (2 E[t])      (open loop: an arrival lands within a step)
     residual = E[t]                    (closed loop: the next request reaches the engine after
@@ -67,7 +67,7 @@ the steps: ``compute`` (prefill or large decode batches) or ``bandwidth``.
 Assumptions: one replica, the cost of paged preemptions (recomputed prompts) left out of the
 formulas (the simulation pays it), no prefix caching across requests (pass
 ``cached_prompt_tokens`` for a shared prefix), no speculative decoding; every step pays the
-deployment's step overhead. The seeded simulation (:func:`mlsyslab.simulate`) runs the same
+deployment's step overhead. The seeded simulation (`mlsyslab.simulate`) runs the same
 scheduler step by step with the same step time and is the reference for these formulas.
 """
 
@@ -236,7 +236,7 @@ def _bisect(f, lo, hi, iters=48):
 
 @dataclass(frozen=True)
 class LoadResult(Report):
-    """What :func:`load` computes; arrays share the broadcast shape of the inputs.
+    """What `load` computes; arrays share the broadcast shape of the inputs.
 
     Times are means as a streaming client measures them (``ttft_s``, ``itl_s``, ``e2e_s``) and
     percentiles (``ttft_p99_s``, ``itl_p90_s``, ...); ``throughput_tok_s`` counts output tokens
@@ -422,21 +422,33 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     Parameters
     ----------
     model : str, Model or Deployment
-        Catalog key, :class:`~mlsyslab.Model`, or a whole :class:`~mlsyslab.Deployment`.
+        Catalog key, `Model`, or a whole `Deployment`.
     hardware : str or Accelerator
-        Catalog key or :class:`~mlsyslab.Accelerator` (leave out with a Deployment).
+        Catalog key or `Accelerator` (leave out with a Deployment).
     concurrency : int, array or Quantity [request]
         Closed loop: clients, each sending its next request when the last answer ends, >= 1.
     rate : float, array or Quantity [request/s]
         Open loop: Poisson arrival rate, > 0.
-    prompt_tokens, output_tokens : int, array or Quantity [token]
-        Mean prompt length (>= 1) and answer length (>= 2).
-    prompt_cv, output_cv : float
-        Coefficient of variation of the lengths (0: fixed), >= 0.
+    prompt_tokens : int, array or Quantity [token]
+        Mean prompt length, >= 1.
+    output_tokens : int, array or Quantity [token]
+        Mean answer length, >= 2 (an inter-token latency needs two tokens).
+    prompt_cv : float
+        Coefficient of variation of prompt lengths (0: fixed), >= 0.
+    output_cv : float
+        Coefficient of variation of answer lengths (0: fixed), >= 0.
     cached_prompt_tokens : int or array [token]
         A prompt prefix whose KV is already cached (skips prefill compute), < prompt_tokens.
-    tp, weights, kv, efficiency, memory_utilization
-        As in :class:`~mlsyslab.Deployment`.
+    tp : int or array
+        Tensor-parallel degree, as in `Deployment`.
+    weights : str
+        Weight precision, as in `Deployment`.
+    kv : str
+        KV-cache precision, as in `Deployment`.
+    efficiency : Efficiency, optional
+        Sustained fractions of peak; the calibrated ones by default.
+    memory_utilization : float
+        Fraction of each GPU's memory the engine may use, in (0, 1].
     max_batch : int, optional
         Cap on running sequences (vLLM ``max_num_seqs``); by default only memory bounds it.
     max_batched_tokens : int

@@ -17,7 +17,7 @@ typo in a layer count is caught when the package is imported. Vendors count "act
 differently (OpenAI leaves the input embedding out of gpt-oss's figure); the catalog states the
 count this formula gives and quotes the vendor's in ``notes``.
 
-:meth:`Model.from_hf_config` builds a model from a Hugging Face ``config.json`` (Llama, Mistral,
+`Model.from_hf_config` builds a model from a Hugging Face ``config.json`` (Llama, Mistral,
 Mixtral, Qwen2/2.5, Qwen3, Qwen3-MoE, DeepSeek-V3/R1, gpt-oss, Gemma 2/3), computing the
 parameters from the architecture. Sliding-window layers (Gemma, gpt-oss, Mistral's v0.1) are
 recorded but the KV cache is computed as if every layer attends to the whole context: an upper
@@ -44,16 +44,46 @@ class Model:
 
     Parameters
     ----------
-    layers, hidden, heads, kv_heads, head_dim, ffn, vocab : int
-        The architecture.
-    params_b, active_params_b : float
-        Total and per-token parameters, in billions.
+    key : str
+        Catalog key, such as ``llama-3-70b``.
+    name : str
+        Display name.
+    layers : int
+        Transformer layers.
+    hidden : int
+        Width of the residual stream (``hidden_size``).
+    heads : int
+        Query heads per layer.
+    kv_heads : int
+        Key/value heads per layer (equal to ``heads`` for MHA, fewer for GQA).
+    head_dim : int
+        Width of one attention head (for MLA, the non-RoPE part of a query or key head).
+    ffn : int
+        Width of a dense feed-forward layer (``intermediate_size``, SwiGLU).
+    vocab : int
+        Vocabulary size.
+    params_b : float
+        Total parameters, in billions.
+    active_params_b : float
+        Parameters one token uses, in billions (equal to ``params_b`` for dense models).
     attention : str
         ``"mha"``, ``"gqa"`` or ``"mla"``.
-    kv_lora_rank, rope_head_dim, q_lora_rank : int
-        MLA widths (0 for other attention kinds).
-    experts, experts_per_token, expert_ffn, moe_layers, shared_experts : int
-        MoE routing (1, 1, 0, 0, 0 for dense models).
+    kv_lora_rank : int
+        MLA only: width of the cached latent (0 for other attention kinds).
+    rope_head_dim : int
+        MLA only: width of the decoupled RoPE key that is cached beside the latent.
+    q_lora_rank : int
+        MLA only: width of the query compression (0 when queries are not compressed).
+    experts : int
+        Routed experts per MoE layer (1 for dense models).
+    experts_per_token : int
+        Experts each token is routed to (1 for dense models).
+    expert_ffn : int
+        Width of one routed expert's feed-forward layer (0 for dense models).
+    moe_layers : int
+        Layers whose feed-forward part is a mixture of experts (0 for dense models).
+    shared_experts : int
+        Experts every token uses in each MoE layer (0 unless the model has them).
     max_context : int or None
         The longest context (prompt plus output, tokens) the model supports
         (``max_position_embeddings``); ``None`` where unstated (then not checked).
@@ -61,6 +91,10 @@ class Model:
         Input embedding and output projection share one matrix.
     hypothetical : bool
         A made-up model; ``notes`` must then state its assumptions.
+    notes : str
+        Assumptions and remarks (vendor counts, sliding windows, context extensions).
+    source : Source or None
+        Where the architecture comes from, with its date.
     """
 
     key: str
@@ -319,8 +353,10 @@ MODELS: Catalog[Model] = _load()
 
 
 def model(name_or_spec) -> Model:
-    """A :class:`Model`: by forgiving catalog name (``"Llama3_8B"``), passed through, or built from
-    a Hugging Face ``config.json`` path (a ``.json`` file or a folder holding one)."""
+    """A `Model` by forgiving catalog name, passed through, or built from a ``config.json`` path.
+
+    ``"Llama3_8B"`` finds ``llama-3-8b``; a path to a Hugging Face ``config.json`` (or a folder
+    holding one) goes through `Model.from_hf_config`."""
     if isinstance(name_or_spec, os.PathLike) or (
             isinstance(name_or_spec, str) and (name_or_spec.endswith(".json") or os.sep in name_or_spec)):
         path = os.fspath(name_or_spec)

@@ -1,10 +1,10 @@
 """Every public parameter stated once: its unit, kind, range and whether arrays are allowed.
 
-A :class:`Param` is the declaration (in the spirit of scikit-learn's ``_parameter_constraints``
-and pint's ``wraps``); :func:`checked` applies the declarations at a public function's boundary,
+A `Param` is the declaration (in the spirit of scikit-learn's ``_parameter_constraints``
+and pint's ``wraps``); `checked` applies the declarations at a public function's boundary,
 so a bad value raises the package's own error, in one line, naming the parameter, what was given
 and what is allowed. The command line builds its flags, ``--help`` lines and messages from the
-same declarations (:meth:`Param.cli_type`, :meth:`Param.describe`), and ``PARAMETERS`` lists them
+same declarations (`Param.cli_type`, `Param.describe`), and ``PARAMETERS`` lists them
 for the documentation's table of what each parameter accepts.
 
 Values accepted for a quantity parameter: a number (read in the parameter's unit), a numpy

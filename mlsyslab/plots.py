@@ -1,6 +1,7 @@
-"""One house style for figures: labelled axes with units, log axes where the physics is
-multiplicative, a colour-blind-safe palette (Okabe and Ito), and reusable roofline, frontier
-and predicted-against-measured plots.
+"""One house style for figures, and the roofline, frontier and validation plots.
+
+Labelled axes with units, log axes where the physics is multiplicative, a colour-blind-safe
+palette (Okabe and Ito), and reusable roofline, frontier and predicted-against-measured plots.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def roofline(hardware, points=(), *, precision: str = "fp16", efficiency=None, a
     """Roofline of ``hardware``: attainable FLOP/s against arithmetic intensity (FLOP/byte).
 
     ``points`` are ``(label, intensity_flop_per_byte)``; each is drawn on the roof it meets.
-    With ``efficiency`` (an :class:`mlsyslab.Efficiency`) the sustained roof is drawn too.
+    With ``efficiency`` (an `mlsyslab.Efficiency`) the sustained roof is drawn too.
     """
     hw = accelerator(hardware)
     peak = hw.peak_tflops[precision]

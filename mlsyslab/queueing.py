@@ -3,7 +3,7 @@ r"""Queueing theory: waits and tail latency of multi-server queues (Erlang B and
 Queue model
 -----------
 Requests arrive as a Poisson stream of rate ``lambda`` at ``c`` servers, each busy for a
-service time ``S`` per request (for LLM serving, :mod:`mlsyslab.load` treats a replica's batch
+service time ``S`` per request (for LLM serving, `mlsyslab.load` treats a replica's batch
 slots as the servers). With offered load ``a = lambda S`` and utilisation ``rho = a / c``:
 
     Erlang C   P(wait) = C(c, a) = B / (1 - rho (1 - B)),   B = ErlangB(c, a)
@@ -16,8 +16,8 @@ slots as the servers). With offered load ``a = lambda S`` and utilisation ``rho 
 varied output lengths are often 0.5-1.5). For ``rho >= 1`` the queue is unstable: waits grow
 without bound and are reported as infinite.
 
-Serving under load builds on these (:mod:`mlsyslab.load`); goodput under an SLO is
-:mod:`mlsyslab.goodput`.
+Serving under load builds on these (`mlsyslab.load`); goodput under an SLO is
+`mlsyslab.goodput`.
 """
 
 from __future__ import annotations

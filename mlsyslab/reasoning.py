@@ -1,10 +1,10 @@
 r"""Inference-time reasoning: what thinking costs per query, built on the serving model.
 
-Every strategy is a sequence of *phases*, each one a call of :func:`mlsyslab.serve`, so the
+Every strategy is a sequence of *phases*, each one a call of `mlsyslab.serve`, so the
 context that grows with every thinking token raises the ITL exactly as it does in serving.
 
 Strategies (``P`` prompt tokens, ``K`` steps of ``T`` tokens, ``A`` answer tokens, ``c``
-concurrent queries sharing the replica)::
+concurrent queries sharing the replica):
 
     cot          one sequence:            tokens = K*T + A
                  latency = TTFT(P) + (K*T + A - 1) * ITL(c, context P -> P + K*T + A)
@@ -19,7 +19,7 @@ concurrent queries sharing the replica)::
     verify       R (= steps) rounds: the generator writes T tokens, the verifier reads them
                  (prefix cached) and writes V verdict tokens; then the answer.
 
-Per query::
+Per query:
 
     GPU-seconds = sum over phases of duration * tp / c
     energy      = GPU-seconds * TDP * power_fraction * PUE
@@ -61,7 +61,7 @@ class _Phase:
 
 @dataclass(frozen=True)
 class ReasoningResult(Report):
-    """Per-query cost of one reasoning strategy (see :func:`reason`)."""
+    """Per-query cost of one reasoning strategy (see `reason`)."""
 
     strategy: str
     model: str
@@ -209,22 +209,28 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
 
     Parameters
     ----------
-    model, hardware : str or object
-        Catalog keys or objects; ``tp``, ``weights`` and ``kv`` are as in :func:`serve`.
+    model : str, Model or Deployment
+        The reasoning model (a whole `Deployment` fixes hardware, tp and precisions).
+    hardware : str or Accelerator
+        The accelerator (leave out with a Deployment); ``tp``, ``weights`` and ``kv`` are as in `serve`.
     strategy : str
         ``"cot"``, ``"best-of-n"``, ``"tree"`` or ``"verify"``.
     steps : int
         Reasoning steps K (the tree's depth; the verification rounds), >= 1.
     tokens_per_step : int [token]
         Tokens T per step (per tree node; per generator turn).
-    prompt_tokens, answer_tokens : int [token]
-        P and A.
+    prompt_tokens : int [token]
+        P, the prompt.
+    answer_tokens : int [token]
+        A, the answer written after the reasoning.
     samples : int
         N for best-of-n.
     parallel : bool
         Decode the N samples together (True) or one after another.
-    branching, beam : int
-        Tree search branching factor b and beam width w.
+    branching : int
+        Tree search branching factor b.
+    beam : int
+        Tree search beam width w.
     verifier : str or Model, optional
         The verifier model (defaults to ``model``); it writes ``verifier_tokens`` per verdict.
     concurrency : int [request]
@@ -283,7 +289,7 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
 
 
 def sweep_steps(model, hardware, steps, **kwargs):
-    """:func:`reason` for each K in ``steps``, as a tidy DataFrame (one row per K)."""
+    """`reason` for each K in ``steps``, as a tidy DataFrame (one row per K)."""
     import pandas as pd
 
     rows = [reason(model, hardware, steps=int(k), **kwargs).summary() for k in np.atleast_1d(steps)]

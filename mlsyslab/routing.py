@@ -4,13 +4,13 @@ Cascade routing
 ---------------
 A fraction ``f`` of queries is easy and goes to a small model; the rest go to the large one.
 Optionally a verifier rejects a fraction ``e`` of the small model's answers, which are then
-escalated to the large model (paying for both)::
+escalated to the large model (paying for both):
 
     small QPS = f * QPS,            large QPS = (1 - f + f * e) * QPS
     latency   = f (1 - e) L_small + f e (L_small + L_large) + (1 - f) L_large
     cost      = TCO(small fleet) + TCO(large fleet)      against TCO(everything to the large model)
 
-Each fleet is sized by :func:`mlsyslab.fleet` (batching under the SLO), never from an
+Each fleet is sized by `mlsyslab.fleet` (batching under the SLO), never from an
 infeasible configuration.
 
 Replica routing for stateful inference
@@ -19,7 +19,7 @@ Replica routing for stateful inference
 hits the cache only on the replica that served the session's previous turn (its history is
 cached there). Requests arrive as a Poisson stream of rate ``lambda``; each belongs to one of
 ``S`` sessions with Zipf weights ``p_s ~ 1 / rank^skew`` (``skew = 0``: equal). The first
-request of a session always misses, so over a window ``D`` the *reuse ceiling* is ::
+request of a session always misses, so over a window ``D`` the *reuse ceiling* is:
 
     ceiling = 1 - sum_s (1 - exp(-lambda p_s D)) / (lambda D)
 
@@ -33,7 +33,7 @@ Policies and their expected hit rates:
   least loaded replica, where they miss, and the session's history moves there, so its next turn
   misses at home too. Seen from its home replica, a session's traffic meets an Erlang loss
   system (M/G/c/c, insensitive to the service-time distribution) with offered load
-  ``a_r = lambda L_r T_service`` (``L_r``: the replica's share of traffic)::
+  ``a_r = lambda L_r T_service`` (``L_r``: the replica's share of traffic):
 
       spill_r = ErlangB(c, a_r),    hit ~ ceiling * sum_r L_r (1 - spill_r)^2
 
@@ -45,7 +45,7 @@ Policies and their expected hit rates:
   replicas, 40 Erlangs offered, caps 8-12) the formula is within 3 points for skew <= 1.2 and
   about 5 points pessimistic at skew 1.5, where a few very hot sessions dominate.
 
-:func:`replica_routing` gives this expectation and a seeded discrete-event simulation that
+`replica_routing` gives this expectation and a seeded discrete-event simulation that
 checks it; TTFT and input cost follow from the hit rate and the serving model.
 """
 
@@ -121,8 +121,8 @@ def cascade(small, large, hardware, *, qps, easy_fraction, escalation_rate: floa
     """Size and cost a two-model cascade against the all-large baseline; see the module docstring.
 
     ``small_steps`` / ``large_steps``: reasoning steps of ``tokens_per_step`` each model spends
-    before its ``answer_tokens`` (0: no reasoning). Both fleets are sized by :func:`fleet` for the
-    same :class:`~mlsyslab.SLO` (``slo``, or one built from ``slo_ttft_ms``/``slo_itl_ms``).
+    before its ``answer_tokens`` (0: no reasoning). Both fleets are sized by `fleet` for the
+    same `SLO` (``slo``, or one built from ``slo_ttft_ms``/``slo_itl_ms``).
     """
     q = magnitude(qps, "1/s", "qps", strictly_positive=True)
     T = int(magnitude(tokens_per_step, "token", "tokens_per_step", minimum=1, integer=True))
@@ -226,7 +226,7 @@ def replica_routing(policy: str = "round-robin", *, replicas: int = 8, sessions:
     """Expected and simulated prefix-cache hit rate of a routing policy; see the module docstring.
 
     ``prefix_tokens`` of a session's history are cacheable, ``new_tokens`` are new each turn;
-    TTFT comes from :func:`mlsyslab.serve` with and without the cached prefix, and the input cost
+    TTFT comes from `mlsyslab.serve` with and without the cached prefix, and the input cost
     from the provider's read price. ``max_inflight`` (None: unlimited) is the saturation
     threshold per replica; ``service_time_s`` how long a request stays in flight.
     """

@@ -2,7 +2,7 @@ r"""Serving a batch that starts together: prefill (compute-bound) then decode (b
 
 ``B`` requests of ``S`` prompt tokens and ``N`` output tokens start together on one replica (a
 *static* batch, as ``gptSessionBenchmark`` or ``vllm bench latency`` measure it). With the
-deployment's forward-pass time ``t_step(d, c_d, p, c_p)`` (:mod:`mlsyslab.deployment`)::
+deployment's forward-pass time ``t_step(d, c_d, p, c_p)`` (`mlsyslab.deployment`):
 
     TTFT = t_step(d=0, p = B (S - S_c), c_p = (S + S_c) / 2)     one pass over every prompt
            + t_request                                            (admission, tokenising)
@@ -17,7 +17,7 @@ Memory: weights, workspace and the KV of ``B`` sequences at ``S + N`` tokens mus
 ``memory_utilization`` of each GPU. A configuration that does not fit is *infeasible*: its times
 are NaN, its ``reason`` says why and what would fit, and nothing downstream costs it.
 
-A server under traffic (continuous batching, streaming clients, queues) is :func:`mlsyslab.load`;
+A server under traffic (continuous batching, streaming clients, queues) is `mlsyslab.load`;
 this static batch is what it reduces to when every request starts at once.
 """
 
@@ -85,7 +85,7 @@ def prefill_seconds(deployment: Deployment, batch, prompt_tokens, cached_prompt_
     """Time to the first token of a batch whose prompts are prefilled together (arrays broadcast).
 
     One forward pass over ``B (S - S_c)`` tokens attending to ``(S + S_c) / 2`` earlier tokens on
-    average, plus the per-request overhead: the TTFT of :func:`serve`. No memory check.
+    average, plus the per-request overhead: the TTFT of `serve`. No memory check.
     """
     B, S, Sc = (np.asarray(x, dtype=float) for x in (batch, prompt_tokens, cached_prompt_tokens))
     pre = deployment.step_seconds(0.0, 0.0, B * (S - Sc), (S + Sc) / 2)
@@ -124,7 +124,7 @@ _COLUMNS = {  # column name -> (attribute, unit to print)
 
 @dataclass(frozen=True)
 class ServingResult(Report):
-    """What :func:`serve` computes. Arrays share the broadcast shape of the inputs.
+    """What `serve` computes. Arrays share the broadcast shape of the inputs.
 
     Magnitudes are stored in SI units (``*_s``, ``*_bytes``); the properties without a suffix
     (``ttft``, ``itl``, ``e2e``, ``throughput``, ``memory_per_gpu``) return pint quantities.
@@ -289,10 +289,10 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
     Parameters
     ----------
     model : str, Model or Deployment
-        Catalog key (``"llama-3-70b"``), a :class:`~mlsyslab.Model`, or a whole
-        :class:`~mlsyslab.Deployment` (then leave out ``hardware`` and the keywords after ``tp``).
+        Catalog key (``"llama-3-70b"``), a `Model`, or a whole
+        `Deployment` (then leave out ``hardware`` and the keywords after ``tp``).
     hardware : str or Accelerator
-        Catalog key (``"h100-sxm"``) or an :class:`~mlsyslab.Accelerator`.
+        Catalog key (``"h100-sxm"``) or an `Accelerator`.
     batch : int, array or Quantity [request]
         Sequences that start together ``B``, > 0.
     prompt_tokens : int, array or Quantity [token]

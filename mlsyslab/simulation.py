@@ -1,7 +1,7 @@
-r"""A seeded, step-by-step simulation of one replica under load: the reference for :func:`load`.
+r"""A seeded, step-by-step simulation of one replica under load: the reference for `load`.
 
-It runs the scheduler that :mod:`mlsyslab.load` describes, one forward pass at a time, with the
-deployment's own step time (:meth:`Deployment.step_seconds`):
+It runs the scheduler that `mlsyslab.load` describes, one forward pass at a time, with the
+deployment's own step time (`Deployment.step_seconds`):
 
 1. arrivals up to now join a FIFO queue;
 2. the queue's head is admitted while running sequences < the batch bound (``max_batch`` and the
@@ -109,10 +109,10 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
              weights="fp16", kv="fp16", efficiency=None, memory_utilization=0.9) -> SimulationResult:
     """Simulate ``requests`` requests through one replica (see the module docstring).
 
-    Arguments are those of :func:`mlsyslab.load` (scalars only; ``kv_allocation`` "paged" or
+    Arguments are those of `mlsyslab.load` (scalars only; ``kv_allocation`` "paged" or
     "reserved" as there), plus ``requests`` (>= 10),
     ``warmup`` (fraction excluded at the start, in [0, 0.9)) and ``seed``.
-    Raises :class:`~mlsyslab.InfeasibleError` when a request cannot fit in memory at all.
+    Raises `InfeasibleError` when a request cannot fit in memory at all.
     """
     dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)

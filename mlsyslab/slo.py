@@ -3,7 +3,7 @@
 ``SLO(ttft_ms=2000, itl_ms=50)`` means *p99 TTFT <= 2 s and mean ITL <= 50 ms* (the defaults
 for the statistics); ``SLO(ttft_ms=500, ttft_stat="p90", itl_ms=30, itl_stat="p99")`` says
 otherwise. Fleets, goodput, the batch frontier, cascades and the CLI all check the same object
-against :func:`mlsyslab.load`'s results, so "meets the SLO" means one thing everywhere.
+against `mlsyslab.load`'s results, so "meets the SLO" means one thing everywhere.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ class SLO:
         Inter-token latency target in ms (> 0): what a streaming reader waits between tokens.
     e2e_s : float, optional
         Mean end-to-end latency target in s (> 0).
-    ttft_stat, itl_stat : str
-        The statistic each target bounds: ``mean``, ``p50``, ``p90`` or ``p99`` (defaults:
-        p99 TTFT, mean ITL).
+    ttft_stat : str
+        The statistic the TTFT target bounds: ``mean``, ``p50``, ``p90`` or ``p99``.
+    itl_stat : str
+        The statistic the ITL target bounds: ``mean``, ``p50``, ``p90`` or ``p99``.
     """
 
     ttft_ms: float | None = None
@@ -60,12 +61,12 @@ class SLO:
         return self.ttft_ms is None and self.itl_ms is None and self.e2e_s is None
 
     def values(self, result) -> dict:
-        """The statistics this SLO bounds, read off a :class:`~mlsyslab.LoadResult` (seconds)."""
+        """The statistics this SLO bounds, read off a `LoadResult` (seconds)."""
         return {"ttft": result.stat("ttft", self.ttft_stat), "itl": result.stat("itl", self.itl_stat),
                 "e2e": result.e2e_s}
 
     def met(self, result):
-        """True where a :class:`~mlsyslab.LoadResult` is feasible and meets every target."""
+        """True where a `LoadResult` is feasible and meets every target."""
         v = self.values(result)
         ok = np.asarray(result.feasible, dtype=bool)
         with np.errstate(invalid="ignore"):

@@ -2,11 +2,11 @@ r"""Fleet sizing and total cost of ownership: from a serving operating point to 
 
 Fleet sizing
 ------------
-A *replica* is one :class:`~mlsyslab.Deployment` (a copy of the model on ``tp`` GPUs of one
+A *replica* is one `Deployment` (a copy of the model on ``tp`` GPUs of one
 server). Traffic of ``QPS`` queries/s is split evenly over ``R`` replicas, so each sees Poisson
-arrivals at ``QPS / R``. With the load model (:func:`mlsyslab.load`: continuous batching,
-chunked prefill, queueing) :func:`fleet` finds the largest rate ``r*`` at which one replica still
-meets the :class:`~mlsyslab.SLO` (TTFT and ITL statistics as the SLO names them), then::
+arrivals at ``QPS / R``. With the load model (`mlsyslab.load`: continuous batching,
+chunked prefill, queueing) `fleet` finds the largest rate ``r*`` at which one replica still
+meets the `SLO` (TTFT and ITL statistics as the SLO names them), then:
 
     replicas = ceil(QPS / r*),   GPUs = replicas * tp,   nodes = ceil(GPUs / GPUs per server)
 
@@ -14,7 +14,7 @@ It tries every tensor-parallel degree that fits and keeps the plan with the fewe
 is no fixed utilisation target and no hidden batch cap: headroom is whatever the SLO leaves,
 and the batch is bounded by memory unless ``max_batch`` is given. A configuration that fits at
 no tp, or misses the SLO even at a trickle of traffic, is returned *infeasible* with the reason,
-and :func:`tco` refuses to cost it.
+and `tco` refuses to cost it.
 
 ``plan="naive"`` is the back-of-the-envelope mistake to learn from: one request at a time per
 replica (``max_batch=1``) and Little's law, ``replicas = ceil(QPS x e2e)``, with no queueing
@@ -22,15 +22,15 @@ replica (``max_batch=1``) and Little's law, ``replicas = ceil(QPS x e2e)``, with
 
 Cost
 ----
-Cloud (``on-demand``, ``spot``, ``reserved``): ``GPUs x billed hours x $/GPU-hour``; reserved
+Cloud (``on-demand``, ``spot``, ``reserved``): ``GPUs x billed hours x USD/GPU-hour``; reserved
 is on-demand less ``reserved_discount``; ``billing`` rounds the duration up to whole seconds
 (default), minutes or hours per GPU, which matters for short jobs, not for a fleet that runs
-all year. Owned: per GPU-year ::
+all year. Owned: per GPU-year:
 
     hardware   = purchase * (1 + server_overhead) / amortisation_years
     networking = hardware * networking_fraction
-    power      = TDP * gpu_power_fraction * (1 + host_power_fraction) * PUE * 8760 h * $/kWh
-    hosting    = TDP * (1 + host_power_fraction) * $/kW-month * 12
+    power      = TDP * gpu_power_fraction * (1 + host_power_fraction) * PUE * 8760 h * USD/kWh
+    hosting    = TDP * (1 + host_power_fraction) * USD/kW-month * 12
 
 billed for whole servers. Dollars are split between input and output tokens by the share of
 replica time spent on prompt tokens (the extra time of steps that carry prompt chunks) and on
@@ -82,7 +82,7 @@ PRICING_DEFAULTS = _load_defaults()
 
 @checked("usd_per_hour", "tokens_per_second")
 def cost_per_million_tokens(usd_per_hour, tokens_per_second):
-    """``$/hour / (tokens/s * 3600) * 1e6``: $3.50/hour at 1,000 tokens/s is $0.97 per million."""
+    """``USD/hour / (tokens/s * 3600) * 1e6``: USD 3.50/hour at 1,000 tokens/s is USD 0.97 per million."""
     usd = magnitude(usd_per_hour, "USD/hour", "usd_per_hour", strictly_positive=True)
     tps = magnitude(tokens_per_second, "token/s", "tokens_per_second", strictly_positive=True)
     return quantity(usd / (tps * 3600.0) * 1e6, "USD")
@@ -90,7 +90,7 @@ def cost_per_million_tokens(usd_per_hour, tokens_per_second):
 
 @checked("usd_per_hour", "seconds_per_query")
 def cost_per_query(usd_per_hour, seconds_per_query):
-    """``$/hour * seconds / 3600``: a 70B model on an H100 at $2.90/hour for 8 s costs ~$0.0064."""
+    """``USD/hour * seconds / 3600``: a 70B model on an H100 at USD 2.90/hour for 8 s costs ~USD 0.0064."""
     usd = magnitude(usd_per_hour, "USD/hour", "usd_per_hour", strictly_positive=True)
     s = magnitude(seconds_per_query, "s", "seconds_per_query", strictly_positive=True)
     return quantity(usd * s / 3600.0, "USD")
@@ -194,7 +194,7 @@ class Fleet(Report):
 
 
 DEFAULT_SLO = SLO(ttft_ms=2000.0)
-"""What :func:`fleet` sizes for when given no target: p99 TTFT within 2 s (interactive chat)."""
+"""What `fleet` sizes for when given no target: p99 TTFT within 2 s (interactive chat)."""
 
 
 def _tp_candidates(m, hw, tp) -> list[int]:
@@ -255,8 +255,10 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
         The accelerator.
     qps : float or Quantity [query/s or request/s]
         Target queries per second, > 0.
-    prompt_tokens, output_tokens : int [token]
-        The workload per query (output includes any reasoning tokens).
+    prompt_tokens : int [token]
+        Prompt tokens per query.
+    output_tokens : int [token]
+        Output tokens per query, any reasoning tokens included, >= 2.
     slo : SLO, optional
         The latency targets every replica must meet at its share of the load; default
         ``DEFAULT_SLO`` (p99 TTFT <= 2 s). ``slo_ttft_ms`` / ``slo_itl_ms`` build one (p99 TTFT,
@@ -431,7 +433,7 @@ class TCOResult(Report):
         return quantity(self.annual_usd, "USD")
 
     def cost_per_accepted(self, pass_rate: float, retries: int = 0) -> float:
-        """Dollars per accepted result at this per-query cost (see :func:`cost_per_accepted`)."""
+        """Dollars per accepted result at this per-query cost (see `cost_per_accepted`)."""
         return cost_per_accepted(self.usd_per_query, pass_rate, retries)
 
     def summary(self) -> dict:
@@ -460,7 +462,7 @@ class TCOResult(Report):
 def tco(fleet: Fleet, duration="365 day", pricing: str | Pricing = "on-demand") -> TCOResult:
     """Cost of running ``fleet`` for ``duration`` (days by default) under ``pricing``.
 
-    Raises :class:`~mlsyslab.InfeasibleError` for an infeasible fleet: it is never costed.
+    Raises `InfeasibleError` for an infeasible fleet: it is never costed.
     """
     if not isinstance(fleet, Fleet):
         raise ValueRangeError("tco() takes a Fleet from mlsyslab.fleet()")

@@ -1,7 +1,7 @@
 """One unit registry for the whole package, and the checks at its boundaries.
 
 Every public function accepts either a plain number (read in a documented default unit) or a
-:class:`pint.Quantity`; a quantity of the wrong dimension raises :class:`UnitError`, which names
+`pint.Quantity`; a quantity of the wrong dimension raises `UnitError`, which names
 the dimension that was expected. Results are quantities of this registry, so a student can write
 ``result.itl.to("ms")``.
 
@@ -83,8 +83,8 @@ def magnitude(value, unit: str, name: str, *, minimum: float | None = None,
     """Return ``value`` as a float (or float array) expressed in ``unit``.
 
     Plain numbers are read as already being in ``unit``. Quantities are converted; one of the
-    wrong dimension raises :class:`UnitError` naming the expected dimension. Range checks raise
-    :class:`ValueRangeError` saying what is allowed.
+    wrong dimension raises `UnitError` naming the expected dimension. Range checks raise
+    `ValueRangeError` saying what is allowed.
     """
     if isinstance(value, (numbers.Number, np.ndarray, list, tuple)) and not _is_quantity(value):
         mag = value

@@ -6,18 +6,18 @@ keeps the two identical. Each row is one published configuration and one metric.
 
 How each row is predicted (``mode``):
 
-- ``static``: a batch that starts together, :func:`mlsyslab.serve` (TTFT is the cohort's
+- ``static``: a batch that starts together, `mlsyslab.serve` (TTFT is the cohort's
   prefill, as ``gptSessionBenchmark``, lmdeploy's ``profile_generation`` and ``benchmark_latency``
   measure it). Where the batch's whole contexts do not fit (lmdeploy ran 64 sessions of 4,096
   tokens of a 16-bit 7B model on one 80 GB A100), the engine admits them all and grows their KV
   on demand: the cohort's prompts are prefilled together (TTFT) and the decode is
-  :func:`mlsyslab.load` with paged KV in a closed loop of ``batch`` clients;
-- ``max_load``: the engine fed at an infinite rate, :func:`mlsyslab.load` in a closed loop with
+  `mlsyslab.load` with paged KV in a closed loop of ``batch`` clients;
+- ``max_load``: the engine fed at an infinite rate, `mlsyslab.load` in a closed loop with
   as many clients as prompts and ``max_batch`` = the source's "Max Num Seqs" (vLLM's default of
   256 where the source does not state it).
 
 Where a source does not state the KV-cache precision (``kv = unstated``) the engine's default is
-assumed, per source, in :data:`UNSTATED_KV`; ``compare(..., kv_assumption="fp16")`` shows how
+assumed, per source, in `UNSTATED_KV`; ``compare(..., kv_assumption="fp16")`` shows how
 much the assumption matters. Metrics: ``ttft_ms``, ``itl_ms``, ``e2e_ms``,
 ``output_tok_s_total`` (all replicas) and ``output_tok_s_per_gpu``.
 """

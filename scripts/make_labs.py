@@ -1,11 +1,13 @@
 """Generate the student notebooks in labs/ from the solved notebooks in solutions/.
 
-solutions/ is the one source of truth. For each notebook:
-- code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``...`` (a line
-  ``name = value`` keeps ``name = ...`` so later cells still run), with a TODO comment;
-- Markdown between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` becomes a prompt
-  for the student's own answer;
+solutions/ is the one source of truth. Solutions are marked by cell tags, not by markers in the
+text, so the site renders the solved notebook as a clean worked tutorial. For each notebook:
+- a code cell tagged ``solution`` becomes ``...`` (a line ``name = value`` keeps ``name = ...``
+  so later cells still run), with a TODO comment;
+- a Markdown cell tagged ``solution`` becomes a prompt for the student's own answer;
 - cells tagged ``solution-only`` are dropped;
+- the raw front-matter cell (for Quarto) becomes the lab's title heading, which is what a
+  student sees first in JupyterLab;
 - outputs and execution counts are cleared; the kernelspec is normalised to python3.
 
 Usage: python scripts/make_labs.py [--check]   (--check: exit 1 if labs/ is out of date)
@@ -20,34 +22,43 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*(\n|$)", re.M | re.S)
-PROSE = re.compile(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->", re.S)
 ASSIGN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
-def _blank_code(match: re.Match) -> str:
-    indent, body = match.group(1), match.group(2)
-    names = [m.group(1) for line in body.splitlines() if (m := ASSIGN.match(line)) and not line.startswith((" ", "\t"))]
+def _blank_code(body: str) -> str:
+    names = [m.group(1) for line in body.splitlines()
+             if (m := ASSIGN.match(line)) and not line.startswith((" ", "\t"))]
     if names:
-        lines = [f"{indent}{n} = ...  # TODO: your answer" for n in dict.fromkeys(names)]
-    else:
-        lines = [f"{indent}...  # TODO: your code here"]
-    return "\n".join(lines) + match.group(3)
+        return "\n".join(f"{n} = ...  # TODO: your answer" for n in dict.fromkeys(names))
+    return "...  # TODO: your code here"
+
+
+def _title(raw: str) -> str | None:
+    m = re.search(r"^title:\s*(.+)$", raw, re.M)
+    return m.group(1).strip().strip('"') if m else None
 
 
 def student_version(nb):
     out = nbformat.v4.new_notebook(metadata=dict(nb.metadata))
     out.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    for cell in nb.cells:
-        if "solution-only" in cell.get("metadata", {}).get("tags", []):
+    for i, cell in enumerate(nb.cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "solution-only" in tags:
+            continue
+        if i == 0 and cell.cell_type == "raw":
+            title = _title(cell.source)
+            if title:
+                out.cells.append(nbformat.v4.new_markdown_cell(f"# {title}", id=cell.get("id", "title")))
             continue
         c = nbformat.from_dict(dict(cell))
         if c.cell_type == "code":
-            c.source = CODE.sub(_blank_code, c.source)
+            if "solution" in tags:
+                body = "\n".join(line for line in c.source.splitlines() if not line.startswith("#|"))
+                c.source = _blank_code(body)
             c.outputs = []
             c.execution_count = None
-        elif c.cell_type == "markdown":
-            c.source = PROSE.sub("*Write your answer here.*", c.source)
+        elif c.cell_type == "markdown" and "solution" in tags:
+            c.source = "*Write your answer here.*"
         out.cells.append(c)
     nbformat.validator.normalize(out)
     return out

@@ -42,13 +42,18 @@ def pair(request):
 
 def test_student_copies_are_clean_and_hide_the_solutions(pair):
     _, sol, lab = pair
+    solutions = [c for c in sol.cells if "solution" in c.metadata.get("tags", [])]
+    assert len(solutions) >= 4
+    answers = {_source(c) for c in solutions}
     for cell in lab.cells:
-        text = _source(cell)
-        assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+        assert _source(cell) not in answers, "a solution reached the student copy"
+        assert "solution" not in cell.metadata.get("tags", []) or "TODO" in _source(cell) \
+            or "Write your answer" in _source(cell)
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None
     assert lab.metadata.kernelspec.name == "python3"
-    assert sum("### BEGIN SOLUTION" in _source(c) for c in sol.cells) >= 4
+    # the student copy opens on its title, not on Quarto's front matter
+    assert lab.cells[0].cell_type == "markdown" and _source(lab.cells[0]).startswith("# ")
 
 
 def test_solutions_are_stored_executed_without_errors(pair):
@@ -61,6 +66,31 @@ def test_solutions_are_stored_executed_without_errors(pair):
             text = json.dumps(out.get("data", {})) + out.get("text", "")
             assert not re.search(r"0x[0-9a-f]{8,}", text), "a memory address leaked into an output"
             assert "Warning" not in out.get("text", ""), "stderr warnings leak into the notebook"
+
+
+def test_the_site_source_has_no_solution_markers_and_one_title(pair):
+    _, sol, _ = pair
+    for cell in sol.cells:
+        text = _source(cell)
+        assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+        if cell.cell_type == "markdown":
+            assert not re.search(r"^# ", text, re.M), "the title comes from the front matter"
+
+
+WIDTH = 92   # characters of monospaced output that fit the site's text column
+
+
+def test_outputs_fit_the_site_column(pair):
+    name, sol, _ = pair
+    for i, cell in enumerate(sol.cells):
+        for out in getattr(cell, "outputs", []):
+            data = out.get("data", {})
+            texts = [out.get("text", "")] if out.output_type == "stream" else []
+            if "text/plain" in data and not set(data) & {"image/png", "text/markdown", "text/html"}:
+                texts.append(data["text/plain"])
+            for text in texts:
+                for line in text.splitlines():
+                    assert len(line) <= WIDTH, f"{name} cell {i}: a {len(line)}-character output line"
 
 
 def test_every_lab_has_the_parts_of_a_lesson(pair):
