@@ -1,7 +1,7 @@
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.lab import explore, fmt, reveal, say
+from mlsyslab.lab import choose, explore, fmt, reveal, say
 
 
 def test_reveal_compares_with_units_ratio_and_factor_of_two():
@@ -19,12 +19,36 @@ def test_reveal_compares_with_units_ratio_and_factor_of_two():
 def test_an_unanswered_guess_asks_for_a_prediction_and_never_raises(guess):
     r = reveal(guess, ml.Q_(9.5, "ms"), unit="ms", what="ITL")
     assert r.ratio is None and r.within_2x is None
-    assert "write your prediction first" in repr(r)
+    assert "write your prediction first" in repr(r) and "in ms" in repr(r)
+    assert "9.5" not in repr(r) and "9.50" not in r._repr_markdown_()    # the answer stays hidden
 
 
-def test_a_non_number_guess_is_handled():
-    r = reveal("fast", ml.Q_(9.5, "ms"), unit="ms")
-    assert r.guess is None and "not a number" in r.hint
+@pytest.mark.parametrize("guess", ["fast", "fifty", [1, 2], float("nan")])
+def test_a_non_number_guess_says_why_and_hides_the_answer(guess):
+    r = reveal(guess, ml.Q_(9.5, "ms"), unit="ms")
+    assert r.guess is None and r.problem and "9.5" not in repr(r)
+    assert "replace the" not in repr(r).lower()
+
+
+def test_guesses_with_units_convert_and_unit_slips_are_named():
+    assert reveal("50 ms", ml.Q_(55, "ms"), unit="ms").within_2x
+    assert reveal(ml.Q_(0.05, "s"), ml.Q_(55, "ms"), unit="ms").within_2x
+    slip = reveal(0.05, ml.Q_(55, "ms"), unit="ms")          # seconds typed for a ms answer
+    assert not slip.within_2x and "looks right in s" in repr(slip)
+    pct = reveal(60, 0.55, unit="")                            # a percentage for a fraction
+    assert "fraction" in repr(pct)
+    assert "unit" not in repr(reveal(5, ml.Q_(55, "ms"), unit="ms"))   # just wrong, not a unit slip
+
+
+def test_choose_forgives_case_and_spacing_and_hides_the_answer():
+    opts = ["1 replica", "2 replicas"]
+    assert choose("2 Replicas", "2 replicas", options=opts).right
+    assert choose(2, "2 replicas", options=opts).right
+    assert not choose("1 replica", "2 replicas", options=opts).right
+    blank = choose(..., "2 replicas", options=opts)
+    assert blank.right is None and "choose first" in repr(blank) and "model says" not in repr(blank)
+    odd = choose("three", "2 replicas", options=opts)
+    assert odd.problem and "model says" not in repr(odd)
 
 
 def test_fmt_significant_figures():
