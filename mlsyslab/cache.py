@@ -6,13 +6,15 @@ token); presets and their sources are in ``mlsyslab/data/cache_providers.toml``.
 
 Break-even reuse
     A prefix written once at ``p_write`` and then read at ``p_read`` saves ``p_in - p_read`` per
-    read, so it pays back its write after:
+    read. Against not caching, the first call costs ``p_write`` instead of ``p_in``, so only the
+    premium must be recovered:
 
-        N = p_write / (p_in - p_read)     reads   (Anthropic 5 min 1.39, 1 h 2.22, OpenAI 2.0)
+        N = (p_write - p_in) / (p_in - p_read)   reads   (a 1.25x write, 0.1x read: 0.28)
 
-    This counts the write's whole price against the reads (the usual rule of thumb). Against
-    not caching at all only the premium ``p_write - p_in`` must be recovered:
-    `CacheEconomics.premium_breakeven_calls`.
+    and a write priced like a normal input (1x, OpenAI's automatic caching) can never lose. The
+    common rule of thumb ``N = p_write / (p_in - p_read)`` (1.39) counts the whole write as if
+    the first call were free without caching: it overstates the reuse needed by
+    ``p_in / (p_in - p_read)`` reads. `break_even_calls` gives both (``against=``).
 
 TTL fit (Poisson arrivals of rate ``lambda`` for one prefix; a hit refreshes the TTL)
     The next request finds the prefix cached if it comes within the TTL:
@@ -101,14 +103,26 @@ def cache_provider(name) -> CacheProvider:
 
 
 def break_even_calls(provider="anthropic-5m", *, write: float | None = None,
-                     read: float | None = None) -> float:
-    """Reads after which a cached prefix has paid back its write: ``p_write / (p_in - p_read)``."""
+                     read: float | None = None, against: str = "no cache") -> float:
+    """Reads after which caching a prefix has paid for itself.
+
+    ``against="no cache"`` (the right comparison): the first call pays ``p_write`` instead of
+    ``p_in``, so only the premium must be recovered, ``N = (p_write - p_in) / (p_in - p_read)``
+    (0.28 reads for a 1.25x write and a 0.1x read; never negative: a write at 1x cannot lose).
+    ``against="free write"``: the rule of thumb ``p_write / (p_in - p_read)`` (1.39), which
+    counts the whole write against the reads as if the first call were free without caching, and
+    so overstates the reuse needed by ``p_in / (p_in - p_read)`` reads.
+    """
     p = cache_provider(provider)
     w = p.write if write is None else write
     r = p.read if read is None else read
     if not 0 <= r < 1 or w <= 0:
         raise ValueRangeError("need write > 0 and 0 <= read < 1 (multiples of the input price)")
-    return w / (1.0 - r)
+    if against == "no cache":
+        return max(w - 1.0, 0.0) / (1.0 - r)
+    if against == "free write":
+        return w / (1.0 - r)
+    raise ValueRangeError(f"against must be 'no cache' or 'free write'; got {against!r}")
 
 
 @checked("uncached_tokens", "cached_tokens", "read", "output_ratio", output_tokens=Param("real", "token", low=0, high=1e12), input_price=Param("real", "", low=0, low_open=True, high=1e6))
@@ -174,8 +188,8 @@ def ttl_fit(provider="anthropic-5m", *, rate_per_s, ttl_s=None, cache_breaking: 
 
     return CacheEconomics(
         provider=p.key, rate_per_s=out(lam), ttl_s=float(ttl), hit_rate=out(h),
-        breakeven_calls=p.write / (1 - p.read),
-        premium_breakeven_calls=max(p.write - 1.0, 0.0) / (1 - p.read),
+        breakeven_calls=break_even_calls(p, against="free write"),
+        premium_breakeven_calls=break_even_calls(p),
         cost_fraction=out(cost), savings_fraction=out(1 - cost),
     )
 

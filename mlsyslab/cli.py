@@ -186,8 +186,11 @@ def _cmd_cache(args) -> None:
 
     if args.rate is None:
         payload = {"provider": p.key, "breakeven_calls": round(break_even_calls(p), 4),
+                   "rule_of_thumb_breakeven_calls": round(break_even_calls(p, against="free write"), 4),
                    "hit_rate": None, "savings_fraction": None}
-        text = f"{p.name}: a cached prefix pays back its write after {payload['breakeven_calls']:.2f} reads"
+        text = (f"{p.name}: caching a prefix pays for itself after {payload['breakeven_calls']:.2f} reads "
+                f"(the rule of thumb that counts the first call as free says "
+                f"{payload['rule_of_thumb_breakeven_calls']:.2f})")
     else:
         r = ttl_fit(p, rate_per_s=args.rate, ttl_s=args.ttl, cache_breaking=args.cache_breaking)
         payload, text = r.summary(), str(r)

@@ -4,6 +4,8 @@ solutions/ is the one source of truth. Solutions are marked by cell tags, not by
 text, so the site renders the solved notebook as a clean worked tutorial. For each notebook:
 - a code cell tagged ``solution`` becomes ``...`` (a line ``name = value`` keeps ``name = ...``
   so later cells still run), with a TODO comment;
+- a code cell tagged ``prediction`` (a sample guess) is blanked the same way, keeping its first
+  comment lines, which say what to predict and in which unit;
 - a Markdown cell tagged ``solution`` becomes a prompt for the student's own answer;
 - cells tagged ``solution-only`` are dropped;
 - the raw front-matter cell (for Quarto) becomes the lab's title heading, which is what a
@@ -29,7 +31,8 @@ def _blank_code(body: str) -> str:
     names = [m.group(1) for line in body.splitlines()
              if (m := ASSIGN.match(line)) and not line.startswith((" ", "\t"))]
     if names:
-        return "\n".join(f"{n} = ...  # TODO: your answer" for n in dict.fromkeys(names))
+        return "\n".join(f"{n} = ...  # TODO: your {'prediction' if n.startswith('my_') else 'answer'}"
+                         for n in dict.fromkeys(names))
     return "...  # TODO: your code here"
 
 
@@ -52,9 +55,12 @@ def student_version(nb):
             continue
         c = nbformat.from_dict(dict(cell))
         if c.cell_type == "code":
-            if "solution" in tags:
-                body = "\n".join(line for line in c.source.splitlines() if not line.startswith("#|"))
-                c.source = _blank_code(body)
+            if "solution" in tags or "prediction" in tags:
+                lines = [line for line in c.source.splitlines() if not line.startswith("#|")]
+                keep = []
+                while "prediction" in tags and lines and lines[0].startswith("# "):
+                    keep.append(lines.pop(0))
+                c.source = "\n".join(keep + [_blank_code("\n".join(lines))])
             c.outputs = []
             c.execution_count = None
         elif c.cell_type == "markdown" and "solution" in tags:

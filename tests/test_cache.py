@@ -8,8 +8,17 @@ from mlsyslab.cache import CACHE_PROVIDERS, break_even_calls, request_cost, serv
 
 
 @pytest.mark.parametrize("provider, calls", [("anthropic-5m", 1.39), ("anthropic-1h", 2.22), ("openai", 2.0)])
-def test_break_even_for_the_presets(provider, calls):
-    assert break_even_calls(provider) == pytest.approx(calls, abs=0.005)
+def test_the_rule_of_thumb_reproduces_the_literature(provider, calls):
+    # the course material's N = p_write / (p_in - p_read): it counts the first call as free
+    assert break_even_calls(provider, against="free write") == pytest.approx(calls, abs=0.005)
+
+
+@pytest.mark.parametrize("provider, calls", [("anthropic-5m", 0.25 / 0.9), ("anthropic-1h", 1.0 / 0.9), ("openai", 0.0)])
+def test_against_not_caching_only_the_premium_is_recovered(provider, calls):
+    assert break_even_calls(provider) == pytest.approx(calls, rel=1e-9)
+    gap = break_even_calls(provider, against="free write") - break_even_calls(provider)
+    read = CACHE_PROVIDERS[provider].read
+    assert gap == pytest.approx(1 / (1 - read))          # the rule of thumb's overstatement
 
 
 def test_presets_carry_sources():

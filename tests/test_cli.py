@@ -118,7 +118,8 @@ def test_reason_and_tco_bad_input(capsys, argv, fragment):
 
 def test_cache_route_goodput_json_contracts(capsys):
     data = json.loads(run(capsys, "cache", "--provider", "anthropic-1h", "--json")[1])
-    assert data["breakeven_calls"] == pytest.approx(2.2222, abs=1e-3)
+    assert data["breakeven_calls"] == pytest.approx(1.1111, abs=1e-3)               # against not caching
+    assert data["rule_of_thumb_breakeven_calls"] == pytest.approx(2.2222, abs=1e-3)
     data = json.loads(run(capsys, "cache", "--provider", "openai", "--rate", "0.01", "--ttl", "300", "--json")[1])
     assert {"breakeven_calls", "hit_rate", "savings_fraction"} <= set(data) and 0 < data["hit_rate"] < 1
     data = json.loads(run(capsys, "route", "replicas", "--replicas", "8", "--policy", "round-robin", "--json")[1])

@@ -131,3 +131,41 @@ def test_a_student_copy_runs_live_with_widgets_and_unanswered_predictions(monkey
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     asks = [o for o in outputs if "write your prediction first" in str(o.get("data", {}))]
     assert len(asks) >= 3
+
+
+def test_lab_times_are_stated_once_and_agree():
+    # every header states a range inside the one README and the landing page promise
+    promise = re.search(r"Each takes (\d+) to (\d+) minutes", (ROOT / "README.md").read_text()).groups()
+    index = (ROOT / "index.qmd").read_text()
+    assert f"{promise[0]} to {promise[1]} minutes" in index
+    for path in SOLUTIONS:
+        nb = nbformat.read(path, as_version=4)
+        header = next(_source(c) for c in nb.cells if "**Time:**" in _source(c))
+        lo, hi = map(int, re.search(r"\*\*Time:\*\* (\d+)-(\d+) minutes", header).groups())
+        assert int(promise[0]) <= lo <= hi <= int(promise[1]), path.name
+
+
+# figures a lab's prose may type: the inputs of a question, never a result. Anything else that
+# looks like a result (money, a percentage, a multiple, a quantity with a unit) must be rendered.
+INPUTS = {
+    "01_two_phases": {"100%"},                              # the ceiling of a utilisation
+    "02_kv_wall": {"8 x", "$9M"},                           # a server's GPUs; the next lab's title
+    "03_nine_million_question": {"$9M", "16x", "4 x"},      # the title; a question; a server
+    "04_routing": {"1.25x", "0.1x", "80%", "95%"},          # a price list; exercise pass rates
+}
+RESULT = re.compile(r"(\$\s?\d[\d,.]*\s?[MBk]?|\b\d[\d,.]*\s?%|\b\d[\d,.]*\s?x\b|"
+                    r"\b\d[\d,.]*\s?(ms|GB|TB|GiB|tokens/s|GPUs|TFLOP/s|W\b|kW|USD))")
+
+
+def test_solution_prose_types_no_result():
+    for path in SOLUTIONS:
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "markdown":
+                continue
+            text = re.sub(r"`[^`]*`", "", _source(cell))
+            text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.S)
+            text = re.sub(r"\$[^$\n]+\$", "", text)           # inline math: symbols, not results
+            for m in RESULT.finditer(text):
+                assert m.group(0) in INPUTS[path.stem], \
+                    f"{path.name} cell {i}: '{m.group(0)}' typed into prose; render it from code or quote it"
