@@ -47,10 +47,21 @@ def fmt(q, unit: str | None = None, digits: int = 3) -> str:
 
 
 def say(text: str):
-    """Display ``text`` as Markdown (numbers in it should come from f-string expressions)."""
+    """Display ``text`` as Markdown (numbers in it should come from f-string expressions).
+
+    Dollar signs are escaped, so two amounts in one sentence are never typeset as math in
+    JupyterLab or on the site (write math in a Markdown cell instead).
+    """
     import IPython.display
 
-    IPython.display.display(IPython.display.Markdown(text))
+    IPython.display.display(IPython.display.Markdown(escape_dollars(text)))
+
+
+def escape_dollars(text: str) -> str:
+    """``$`` becomes ``\\$`` (unless already escaped): Markdown renderers read ``$...$`` as math."""
+    import re
+
+    return re.sub(r"(?<!\\)\$", r"\\$", text)
 
 
 @dataclass(frozen=True)
@@ -135,7 +146,7 @@ class Reveal:
         return self._text()
 
     def _repr_markdown_(self) -> str:
-        return self._text("**")
+        return escape_dollars(self._text("**"))
 
 
 def _magnitude_in(value, unit: str):
@@ -208,7 +219,7 @@ class Choice:
         return self._text()
 
     def _repr_markdown_(self) -> str:
-        return self._text("**")
+        return escape_dollars(self._text("**"))
 
 
 def choose(guess, answer, *, options, what: str = "Prediction", hint: str = "") -> Choice:

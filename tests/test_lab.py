@@ -85,3 +85,25 @@ def test_say_displays_markdown(monkeypatch):
     say(f"**TTFT** {fmt(ml.Q_(0.055, 's'), 'ms')}")
     assert len(shown) == 1 and isinstance(shown[0], IPython.display.Markdown)
     assert shown[0].data == "**TTFT** 55.0 ms"
+
+
+def test_say_escapes_dollar_pairs_so_they_are_not_math(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    say("**$12.5M a year** on demand ... $563M")
+    text = shown[0].data
+    assert text.count("\\$") == 2 and "$" not in text.replace("\\$", "")
+
+
+def test_every_markdown_output_in_the_solutions_is_safe_from_dollar_pairs():
+    import json
+    import re
+    from pathlib import Path
+
+    for nb in sorted((Path(__file__).parents[1] / "solutions").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            for out in cell.get("outputs", []):
+                md = "".join(out.get("data", {}).get("text/markdown", ""))
+                assert len(re.findall(r"(?<![\\\\$])\$(?=\d)", md)) < 2, f"{nb.name}: '$' pairs render as math"
