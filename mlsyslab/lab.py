@@ -58,7 +58,7 @@ def say(text: str):
 
 
 def escape_dollars(text: str) -> str:
-    """``$`` becomes ``\\$`` (unless already escaped): Markdown renderers read ``$...$`` as math."""
+    """Escape every dollar sign not yet escaped: Markdown renderers read a pair of them as math."""
     import re
 
     return re.sub(r"(?<!\\)\$", r"\\$", text)

@@ -84,7 +84,7 @@ from .deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, as_deployment
 from .errors import ValueRangeError
 from .params import P, Param, checked
 from .queueing import erlang_c
-from .units import magnitude, quantity
+from .units import magnitude
 
 __all__ = ["load", "LoadResult", "STATISTICS", "KV_ALLOCATIONS", "lognormal_quantile"]
 
@@ -278,23 +278,7 @@ class LoadResult(Report):
     bottleneck: np.ndarray
     _reasons: np.ndarray = None
 
-    # quantities ----------------------------------------------------------------------------
-    @property
-    def ttft(self):
-        return quantity(self.ttft_s, "s").to("ms")
-
-    @property
-    def itl(self):
-        return quantity(self.itl_s, "s").to("ms")
-
-    @property
-    def e2e(self):
-        return quantity(self.e2e_s, "s")
-
-    @property
-    def throughput(self):
-        return quantity(self.throughput_tok_s, "token/s")
-
+    # quantities: ``r.ttft``, ``r.itl_p99``, ``r.throughput`` ... come from the field names (Report)
     @property
     def gpus(self):
         return self.deployment.tp
