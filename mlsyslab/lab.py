@@ -174,9 +174,13 @@ def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: s
     answer, and neither raises. When a wrong guess is right in another unit, it says so.
     Returns a `Reveal` that displays as one Markdown line.
     """
-    comp = _magnitude_in(computed, unit)
     if guess is Ellipsis or guess is None:
+        comp = float("nan") if computed is Ellipsis or computed is None else _magnitude_in(computed, unit)
         return Reveal(what, None, comp, unit, hint)
+    if computed is Ellipsis or computed is None:       # an exercise whose answer is still to compute
+        return Reveal(what, None, float("nan"), unit, hint,
+                      problem="compute the answer in the cell above first, then run this one")
+    comp = _magnitude_in(computed, unit)
     try:
         g = _magnitude_in(guess, unit)
     except (TypeError, ValueError, AttributeError, pint.UndefinedUnitError, pint.DimensionalityError,
@@ -233,10 +237,13 @@ def choose(guess, answer, *, options, what: str = "Prediction", hint: str = "") 
     def norm(x):
         return " ".join(str(x).lower().replace("_", " ").replace("-", " ").split())
 
+    if guess is Ellipsis or guess is None:
+        return Choice(what, None, "", options, hint)
+    if answer is Ellipsis or answer is None:
+        return Choice(what, None, "", options, hint,
+                      problem="compute the answer in the cell above first, then run this one")
     if str(answer) not in options:
         raise ValueError(f"the answer {answer!r} is not one of the options {options}")
-    if guess is Ellipsis or guess is None:
-        return Choice(what, None, str(answer), options, hint)
     if isinstance(guess, (int, np.integer)) and not isinstance(guess, bool) and 1 <= guess <= len(options):
         guess = options[int(guess) - 1]
     match = [o for o in options if norm(o) == norm(guess)]

@@ -521,7 +521,7 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     which = np.where(limit == mem_limit, "memory", np.where(limit == cap, "batch cap", "token budget"))
     bottleneck = np.where(~fits, "memory", np.where(full, which,
                           np.where(st.compute_bound | (st.rho_pre > 0.9), "compute", "bandwidth")))
-    reasons = _reasons(dep, feasible, fits, stable, S + N, M, lam, capacity, closed)
+    reasons = _reasons(dep, feasible, fits, stable, S + N, held, M, lam, capacity, closed)
 
     nan = np.where(feasible, 1.0, np.nan)
 
@@ -570,14 +570,19 @@ def _solve_open(w: _Workload, rate, limit) -> _State:
     return w.state(_bisect(lambda d: w.state(d).x - rate, np.zeros_like(hi), hi), final=True)
 
 
-def _reasons(dep, feasible, fits, stable, context, M, lam, capacity, closed):
+def _reasons(dep, feasible, fits, stable, context, held, M, lam, capacity, closed):
     out = np.full(np.shape(feasible), None, dtype=object)
     if np.all(feasible):
         return out
     mem = np.broadcast_to(dep.memory_reasons(1, context, M), out.shape) if not np.all(fits) else None
+    held = np.broadcast_to(held, out.shape)
     for i in zip(*np.nonzero(~np.asarray(feasible))) if out.ndim else [()]:
         if not fits[i]:
-            out[i] = mem[i]
+            out[i] = mem[i] or (
+                f"a request holds {float(held[i]):,.0f} tokens of KV on average while it is served (long "
+                f"answers stay longest, so the mean grows with the spread of answer lengths), more than "
+                f"the KV pool of {dep.model.name} on {dep.hardware.name} holds; shorten the answers, "
+                f"narrow their spread, or use more GPUs")
         elif not stable[i]:
             out[i] = (f"overloaded: {lam[i]:.3g} requests/s is more than this replica's capacity of "
                       f"{capacity[i]:.3g} requests/s, so the queue grows without bound; add replicas")
