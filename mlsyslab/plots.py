@@ -103,8 +103,9 @@ def frontier(x, y, *, labels=None, title: str, xlabel: str, ylabel: str, highlig
     if highlight is not None:
         hx, hy, text = highlight
         ax.plot([hx], [hy], "o", ms=11, mfc="none", mec=PALETTE[3], mew=2)
-        ax.annotate(text, (hx, hy), textcoords="offset points", xytext=(-10, 14), ha="right",
-                    color=PALETTE[3], fontweight="bold")
+        ax.annotate(text, (hx, hy), textcoords="offset points", xytext=(12, 18), ha="left",
+                    color=PALETTE[3], fontweight="bold",
+                    arrowprops={"arrowstyle": "-", "color": PALETTE[3], "lw": 1})
     return ax
 
 
