@@ -256,8 +256,8 @@ def choose(guess, answer, *, options, what: str = "Prediction", hint: str = "") 
 def explore(plot, *, defaults: dict | None = None, **controls):
     """An interactive explorer: ``plot(**values)`` draws one figure for the current controls.
 
-    Controls: a list or tuple of strings -> dropdown; ``(min, max, step)`` of numbers ->
-    slider (int if all are ints); ``defaults`` sets starting values (else the first option or
+    Controls: a list (of strings or numbers), or a tuple of strings -> dropdown;
+    ``(min, max, step)`` of numbers -> slider (int if all are ints); ``defaults`` sets starting values (else the first option or
     the slider's minimum). In static mode the figure is drawn once at the defaults.
     """
     import matplotlib.pyplot as plt
@@ -278,7 +278,7 @@ def explore(plot, *, defaults: dict | None = None, **controls):
 
     widgets = {}
     for name, spec in controls.items():
-        if isinstance(spec, (list, tuple)) and spec and isinstance(spec[0], str):
+        if isinstance(spec, list) or (isinstance(spec, tuple) and spec and isinstance(spec[0], str)):
             widgets[name] = w.Dropdown(options=list(spec), value=values[name], description=name)
         else:
             lo, hi, step = spec

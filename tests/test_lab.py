@@ -77,6 +77,13 @@ def test_explore_builds_widgets_when_live(monkeypatch):
     assert [type(w).__name__ for w in ui.children[:2]] == ["Dropdown", "IntSlider"]
 
 
+def test_explore_makes_a_dropdown_of_a_list_of_numbers(monkeypatch):
+    monkeypatch.delenv("MLSYSLAB_STATIC", raising=False)
+    ui = explore(lambda tp: None, tp=[1, 2, 4, 8])
+    assert type(ui.children[0]).__name__ == "Dropdown"
+    assert list(ui.children[0].options) == [1, 2, 4, 8] and ui.children[0].value == 1
+
+
 def test_say_displays_markdown(monkeypatch):
     import IPython.display
 
