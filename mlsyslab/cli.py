@@ -204,7 +204,8 @@ def _cmd_route(args) -> None:
 
     if args.route == "cascade":
         r = cascade(args.small, args.large, args.gpu, qps=args.qps, easy_fraction=args.easy_fraction,
-                    escalation_rate=args.escalation, small_steps=args.small_steps,
+                    escalation_rate=args.escalation, verify_tokens=args.verify_tokens,
+                    small_steps=args.small_steps,
                     large_steps=args.large_steps, prompt_tokens=args.prompt, answer_tokens=args.answer,
                     slo_itl_ms=args.slo_itl_ms, slo_ttft_ms=args.slo_ttft_ms)
         payload = r.summary()
@@ -372,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     _arg(c, "--qps", "qps", required=True)
     _arg(c, "--easy-fraction", "easy_fraction", default=0.7)
     _arg(c, "--escalation", "escalation_rate", default=0.0)
+    _arg(c, "--verify-tokens", "verify_tokens", default=0)
     _arg(c, "--small-steps", "small_steps", default=0)
     _arg(c, "--large-steps", "large_steps", default=8)
     _arg(c, "--prompt", Param("int", "token", low=1, high=1e9), default=512, help="prompt tokens")

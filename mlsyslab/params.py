@@ -227,6 +227,8 @@ P = {
     "power_fraction": Param("real", "", low=0, low_open=True, high=1, help="fraction of TDP drawn while busy"),
     "easy_fraction": Param("real", "", low=0, high=1, help="fraction of queries routed to the small model"),
     "escalation_rate": Param("real", "", low=0, high=1, help="fraction of small-model answers escalated"),
+    "verify_tokens": Param("int", "token", low=0, high=1e6,
+                           help="tokens the small model spends verifying each answer"),
     "small_steps": Param("int", "", low=0, high=1e5, help="reasoning steps of the small model"),
     "large_steps": Param("int", "", low=0, high=1e5, help="reasoning steps of the large model"),
     "sessions": Param("int", "", low=1, high=1e7, help="conversation sessions"),

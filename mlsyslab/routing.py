@@ -4,11 +4,16 @@ Cascade routing
 ---------------
 A fraction ``f`` of queries is easy and goes to a small model; the rest go to the large one.
 Optionally a verifier rejects a fraction ``e`` of the small model's answers, which are then
-escalated to the large model (paying for both):
+escalated to the large model (paying for both). The verifier is not free: it is modelled as
+``V`` more tokens the small model generates per easy query (``verify_tokens``, a self-check
+after its answer), so it lengthens every small-model request, in GPU time and in latency:
 
+    small output = small steps * T + A + V
     small QPS = f * QPS,            large QPS = (1 - f + f * e) * QPS
     latency   = f (1 - e) L_small + f e (L_small + L_large) + (1 - f) L_large
     cost      = TCO(small fleet) + TCO(large fleet)      against TCO(everything to the large model)
+
+``V = 0`` is an idealised verifier that costs nothing and takes no time.
 
 Each fleet is sized by `mlsyslab.fleet` (batching under the SLO), never from an
 infeasible configuration.
@@ -110,23 +115,24 @@ class CascadeResult(Report):
                 f"{self.baseline_latency_s:,.2f} s; saves {self.savings_fraction:.0%}")
 
 
-@checked("qps", "easy_fraction", "escalation_rate", "small_steps", "large_steps", "tokens_per_step",
+@checked("qps", "easy_fraction", "escalation_rate", "verify_tokens", "small_steps", "large_steps", "tokens_per_step",
          "slo_itl_ms", "slo_ttft_ms", "duration",
          prompt_tokens=Param("int", "token", low=1, high=1e9), answer_tokens=Param("int", "token", low=1, high=1e9))
 def cascade(small, large, hardware, *, qps, easy_fraction, escalation_rate: float = 0.0,
-            prompt_tokens=512, answer_tokens=256, small_steps: int = 0, large_steps: int = 8,
+            verify_tokens: int = 0, prompt_tokens=512, answer_tokens=256, small_steps: int = 0, large_steps: int = 8,
             tokens_per_step=256, slo=None, slo_itl_ms=None, slo_ttft_ms=None, small_hardware=None,
             small_weights="fp16", large_weights="fp16", small_tp=None, large_tp=None, kv="fp16",
             pricing="on-demand", duration="365 day") -> CascadeResult:
     """Size and cost a two-model cascade against the all-large baseline; see the module docstring.
 
     ``small_steps`` / ``large_steps``: reasoning steps of ``tokens_per_step`` each model spends
-    before its ``answer_tokens`` (0: no reasoning). Both fleets are sized by `fleet` for the
+    before its ``answer_tokens`` (0: no reasoning). ``verify_tokens``: what checking each small
+    answer costs, as tokens the small model generates (0: a free verifier). Both fleets are sized by `fleet` for the
     same `SLO` (``slo``, or one built from ``slo_ttft_ms``/``slo_itl_ms``).
     """
     q = magnitude(qps, "1/s", "qps", strictly_positive=True)
     T = int(magnitude(tokens_per_step, "token", "tokens_per_step", minimum=1, integer=True))
-    out_small = int(small_steps) * T + int(answer_tokens)
+    out_small = int(small_steps) * T + int(answer_tokens) + int(verify_tokens)
     out_large = int(large_steps) * T + int(answer_tokens)
     shw = small_hardware or hardware
     kw = dict(prompt_tokens=prompt_tokens, slo=slo, slo_itl_ms=slo_itl_ms, slo_ttft_ms=slo_ttft_ms, kv=kv)

@@ -63,6 +63,16 @@ def test_escalation_erodes_the_savings_and_all_easy_or_all_hard_are_the_limits()
     assert none.annual_usd == pytest.approx(none.baseline_annual_usd)
 
 
+def test_a_verifier_costs_gpu_time_on_every_easy_query():
+    kw = dict(qps=100, easy_fraction=0.7, escalation_rate=0.2, slo_itl_ms=50)
+    free = cascade("llama-3-8b", R1, "h100-sxm", **kw)
+    paid = cascade("llama-3-8b", R1, "h100-sxm", verify_tokens=256, **kw)
+    assert paid.annual_usd >= free.annual_usd and paid.gpus >= free.gpus
+    # the verifier lengthens the small model's requests by exactly its tokens
+    assert paid.small_fleet.output_tokens == free.small_fleet.output_tokens + 256
+    assert paid.large_fleet.output_tokens == free.large_fleet.output_tokens
+
+
 def test_cascade_bad_input():
     with pytest.raises(ml.ValueRangeError, match="easy_fraction"):
         cascade("llama-3-8b", R1, "h100-sxm", qps=1, easy_fraction=1.5)
