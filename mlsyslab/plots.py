@@ -55,12 +55,19 @@ def new_axes(title: str, xlabel: str, ylabel: str, *, logx: bool = False, logy: 
     if logy:
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: _minor_label(v, ax.get_ylim())))
     return ax
 
 
-def _minor_label(v, _):
-    """Label the 2, 3 and 5 minor ticks of a log axis (enough to read values off, not a clutter)."""
+def _minor_label(v, limits):
+    """Label the 2, 3 and 5 minor ticks of a short log axis (enough to read values off).
+
+    An axis spanning more than two and a half decades keeps only its powers of ten: more labels
+    would overlap.
+    """
+    lo, hi = sorted(limits)
+    if lo <= 0 or np.log10(hi / lo) > 2.5:
+        return ""
     lead = v / 10 ** np.floor(np.log10(v)) if v > 0 else 0
     return f"{v:,.6g}" if round(lead) in (2, 3, 5) else ""
 
