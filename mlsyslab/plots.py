@@ -12,8 +12,11 @@ from cycler import cycler
 from matplotlib.ticker import FuncFormatter
 
 from .hardware import accelerator
+from .models import model as model_spec
+from .serving import decode_step
 
-__all__ = ["PALETTE", "use_style", "new_axes", "roofline", "frontier", "predicted_vs_measured"]
+__all__ = ["PALETTE", "use_style", "new_axes", "roofline", "decode_breakdown", "frontier",
+           "predicted_vs_measured"]
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -96,6 +99,29 @@ def roofline(hardware, points=(), *, precision: str = "fp16", efficiency=None, a
         y = min(peak, bw * intensity)
         ax.plot([intensity], [y], "o", ms=9, color=PALETTE[(i + 1) % len(PALETTE)], label=label)
     ax.legend(loc="lower right")
+    return ax
+
+
+def decode_breakdown(model, hardware, *, context: int, batches=None, title: str | None = None,
+                     ax=None):
+    """Where a decode step's time goes as the batch grows: memory, compute and their sum.
+
+    Draws `mlsyslab.decode_step` over ``batches`` (default 1 to 512) at one ``context``, log-log.
+    Batches whose KV cache does not fit are shaded, never drawn as if they ran.
+    """
+    b = np.arange(1, 513) if batches is None else np.asarray(batches)
+    step = decode_step(model, hardware, batch=b, context=context)
+    if title is None:
+        title = f"{model_spec(model).name} on {accelerator(hardware).name}, context {context:,}"
+    ax = new_axes(title, "batch size B (sequences)", "time per decode step (ms)", logx=True, logy=True,
+                  ax=ax)
+    ax.plot(b, step["memory"].magnitude, label="memory: weights + B x KV")
+    ax.plot(b, step["compute"].magnitude, label="compute: B x 2P FLOPs")
+    ax.plot(b, step["step"].magnitude, color="black", lw=1, ls="--", label="step (sum of parts)")
+    unfit = b[~np.asarray(step["fits"])]
+    if unfit.size:
+        ax.axvspan(unfit.min(), b.max(), color="grey", alpha=0.15, label="does not fit in memory")
+    ax.legend(fontsize=8)
     return ax
 
 

@@ -60,3 +60,23 @@ def test_predicted_vs_measured_has_a_panel_per_kind_with_every_point():
     assert drawn == n_latency
     assert f"{len(checked) - n_latency} published points" in throughput.get_title()
     assert np.all(np.asarray(latency.get_ylim()) > 0)
+
+
+def test_decode_breakdown_shades_the_batches_that_do_not_fit():
+    from matplotlib.patches import Polygon, Rectangle
+
+    batches = np.arange(1, 1025)
+    ax = plots.decode_breakdown("llama-3-8b", "l4", context=8192, batches=batches)
+    fits = np.asarray(ml.decode_step("llama-3-8b", "l4", batch=batches, context=8192)["fits"])
+    shaded = [p for p in ax.patches if isinstance(p, (Polygon, Rectangle))]
+    assert not fits.all() and len(shaded) == 1
+    span = shaded[0]
+    left = span.get_x() if isinstance(span, Rectangle) else span.get_xy()[:, 0].min()
+    assert left == batches[~fits].min()
+    assert [line.get_label() for line in ax.lines][:3] == [
+        "memory: weights + B x KV", "compute: B x 2P FLOPs", "step (sum of parts)"]
+
+
+def test_decode_breakdown_draws_no_shade_when_everything_fits():
+    ax = plots.decode_breakdown("llama-3-8b", "h200", context=128, batches=np.arange(1, 9))
+    assert not ax.patches
