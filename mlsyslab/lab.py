@@ -257,8 +257,8 @@ def explore(plot, *, defaults: dict | None = None, **controls):
     """An interactive explorer: ``plot(**values)`` draws one figure for the current controls.
 
     Controls: a list (of strings or numbers), or a tuple of strings -> dropdown;
-    ``(min, max, step)`` of numbers -> slider (int if all are ints); ``defaults`` sets starting values (else the first option or
-    the slider's minimum). In static mode the figure is drawn once at the defaults.
+    ``(min, max, step)`` of numbers -> slider (int if all are ints). ``defaults`` sets starting
+    values (else the first option or the slider's minimum). In static mode the figure is drawn once at the defaults.
     """
     import matplotlib.pyplot as plt
 
