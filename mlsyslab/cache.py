@@ -147,15 +147,15 @@ class CacheEconomics(Report):
     rate_per_s: float
     ttl_s: float
     hit_rate: float
-    breakeven_calls: float
-    premium_breakeven_calls: float
+    breakeven_calls: float                 # reads that repay the write, against not caching
+    rule_of_thumb_breakeven_calls: float   # the same, counting the whole write (overstated)
     cost_fraction: float       # expected cost per prefix token with caching / without
     savings_fraction: float    # 1 - cost_fraction (negative: caching loses money)
 
     def summary(self) -> dict:
         return {"provider": self.provider, "rate_per_s": self.rate_per_s, "ttl_s": self.ttl_s,
                 "breakeven_calls": round(self.breakeven_calls, 4),
-                "premium_breakeven_calls": round(self.premium_breakeven_calls, 4),
+                "rule_of_thumb_breakeven_calls": round(self.rule_of_thumb_breakeven_calls, 4),
                 "hit_rate": round(self.hit_rate, 6), "savings_fraction": round(self.savings_fraction, 6)}
 
     def __str__(self) -> str:
@@ -188,8 +188,8 @@ def ttl_fit(provider="anthropic-5m", *, rate_per_s, ttl_s=None, cache_breaking: 
 
     return CacheEconomics(
         provider=p.key, rate_per_s=out(lam), ttl_s=float(ttl), hit_rate=out(h),
-        breakeven_calls=break_even_calls(p, against="free write"),
-        premium_breakeven_calls=break_even_calls(p),
+        breakeven_calls=break_even_calls(p),
+        rule_of_thumb_breakeven_calls=break_even_calls(p, against="free write"),
         cost_fraction=out(cost), savings_fraction=out(1 - cost),
     )
 

@@ -29,8 +29,11 @@ def main(names: list[str]) -> None:
         nb = nbformat.read(path, as_version=4)
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         t = time.perf_counter()
-        NotebookClient(nb, timeout=300, kernel_name="python3",
+        NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
+                       coalesce_streams=True,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
+        for cell in nb.cells:   # no timestamps: a re-run that changes nothing leaves no diff
+            cell.metadata.pop("execution", None)
         nbformat.write(nb, path)
         print(f"executed {path.name} in {time.perf_counter() - t:.1f} s")
     make_labs.main()

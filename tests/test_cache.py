@@ -21,6 +21,13 @@ def test_against_not_caching_only_the_premium_is_recovered(provider, calls):
     assert gap == pytest.approx(1 / (1 - read))          # the rule of thumb's overstatement
 
 
+def test_the_ttl_fit_reports_the_correct_break_even_first():
+    r = ttl_fit("anthropic-5m", rate_per_s=0.01)
+    assert r.breakeven_calls == pytest.approx(0.25 / 0.9)
+    assert r.rule_of_thumb_breakeven_calls == pytest.approx(1.25 / 0.9)
+    assert "break-even after 0.28 reads" in str(r)
+
+
 def test_presets_carry_sources():
     for p in CACHE_PROVIDERS.values():
         assert "(20" in p.source  # a dated source
