@@ -8,11 +8,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test run bench calibrate labs solutions reference lint site preview clean help
+.PHONY: lab test explorers run bench calibrate labs solutions reference lint site preview clean help
 
 help:
 	@echo "make lab        open JupyterLab on the student labs (installs on first use)"
-	@echo "make test       run every test: package, CLI, notebooks, site checks"
+	@echo "make test       run every test: package, CLI, notebooks, explorers, site checks"
+	@echo "make explorers  move every explorer control in every lab and check each figure draws"
 	@echo "make run        headless: CLI examples and every solution notebook end to end"
 	@echo "make bench      configurations per second of the serving model"
 	@echo "make calibrate  refit the efficiency factors to the published measurements"
@@ -41,6 +42,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(NBVAL) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg solutions
 	$(NBVAL) --nbval-lax labs
+	$(BIN)/python scripts/check_explorers.py
+
+explorers: $(STAMP)
+	$(BIN)/python scripts/check_explorers.py
 
 run: $(STAMP)
 	MLSYSLAB_STATIC=1 $(BIN)/python scripts/run_all.py
