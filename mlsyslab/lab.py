@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pint
 
-__all__ = ["reveal", "Reveal", "choose", "Choice", "explore", "say", "fmt", "table", "static_mode"]
+__all__ = ["reveal", "Reveal", "choose", "Choice", "explore", "is_dropdown", "say", "fmt", "table", "static_mode"]
 
 
 def static_mode() -> bool:
@@ -253,6 +253,11 @@ def choose(guess, answer, *, options, what: str = "Prediction", hint: str = "") 
     return Choice(what, match[0], str(answer), options, hint)
 
 
+def is_dropdown(spec) -> bool:
+    """Whether an `explore` control is a dropdown: a list, or a tuple of strings (else a slider)."""
+    return isinstance(spec, list) or (isinstance(spec, tuple) and bool(spec) and isinstance(spec[0], str))
+
+
 def explore(plot, *, defaults: dict | None = None, **controls):
     """An interactive explorer: ``plot(**values)`` draws one figure for the current controls.
 
@@ -278,7 +283,7 @@ def explore(plot, *, defaults: dict | None = None, **controls):
 
     widgets = {}
     for name, spec in controls.items():
-        if isinstance(spec, list) or (isinstance(spec, tuple) and spec and isinstance(spec[0], str)):
+        if is_dropdown(spec):
             widgets[name] = w.Dropdown(options=list(spec), value=values[name], description=name)
         else:
             lo, hi, step = spec

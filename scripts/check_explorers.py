@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def control_values(spec) -> list:
     """The values a check visits: every option of a dropdown, the ends and middle of a slider."""
-    if isinstance(spec, list) or (isinstance(spec, tuple) and isinstance(spec[0], str)):
+    if lab.is_dropdown(spec):
         return list(spec)
     lo, hi, step = spec
     if all(isinstance(v, int) for v in spec):
