@@ -123,6 +123,8 @@ class Param:
         if mag is None:
             raise errors[0]
         arr = np.asarray(mag, dtype=float)
+        if arr.size == 0:
+            raise ValueRangeError(f"{name} must be {self.describe()}; got an empty array")
         bad = ~np.isfinite(arr)
         if bad.any():
             raise ValueRangeError(f"{name} must be {self.describe()}; got {_first(arr, bad)}")
@@ -306,12 +308,26 @@ def checked(*names: str, **overrides: Param):
                     raise ValueRangeError(f"{fn.__name__}(): these arrays do not broadcast together: {listed}; "
                                           f"give them compatible shapes (e.g. one as a column [:, None])") from None
             with np.errstate(all="ignore"):
-                return fn(*bound.args, **bound.kwargs)
+                result = fn(*bound.args, **bound.kwargs)
+            _refuse_overflow(fn.__name__, result)
+            return result
 
         inner.__mlsyslab_params__ = specs
         return inner
 
     return wrap
+
+
+def _refuse_overflow(fn_name: str, result) -> None:
+    """A bare number (or quantity, or array) that came out infinite or NaN from checked, finite
+    inputs means an input was too extreme for floating point (a rate of 1e-308 tokens/s): say so
+    instead of returning ``inf``. Results that are dataclasses report infeasibility themselves."""
+    mag = getattr(result, "magnitude", result)
+    if isinstance(mag, (numbers.Real, np.ndarray)) and not isinstance(mag, bool):
+        arr = np.asarray(mag)
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise ValueRangeError(f"{fn_name}(): the result is not a finite number for these inputs; "
+                                  f"an input is outside any realistic range (too small or too large)")
 
 
 def parameter_table() -> str:

@@ -468,6 +468,8 @@ def tco(fleet: Fleet, duration="365 day", pricing: str | Pricing = "on-demand") 
         raise ValueRangeError("tco() takes a Fleet from mlsyslab.fleet()")
     fleet.require_feasible()
     days = magnitude(duration, "day", "duration", strictly_positive=True)
+    if days * 86400.0 < 1.0:
+        raise ValueRangeError(f"duration must be at least one second; got {days:g} day")
     p = Pricing(kind=pricing) if isinstance(pricing, str) else pricing
     per_gpu_year = p.gpu_year_costs(fleet.hardware)
     per_server = fleet.hardware.scale_up_gpus

@@ -7,6 +7,7 @@ exits 0 or 2 with one line on stderr and prints standard JSON (no NaN, no Infini
 
 import dataclasses
 import json
+import os
 import warnings
 
 import numpy as np
@@ -103,7 +104,8 @@ def _finite_or_infeasible(result) -> None:
 
 
 @pytest.mark.parametrize("fn_name", sorted(CALLS))
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(os.environ.get("MLSYSLAB_FUZZ_EXAMPLES", 12)), deadline=None,
+          suppress_health_check=list(HealthCheck), derandomize="MLSYSLAB_FUZZ_EXAMPLES" not in os.environ)
 @given(data=st.data())
 def test_arbitrary_values_give_a_package_error_or_a_sound_result(fn_name, data):
     fn = getattr(ml, fn_name)
@@ -208,3 +210,9 @@ def test_the_parameters_page_is_generated_and_fresh(root):
     page = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(page)
     assert (root / "parameters.qmd").read_text(encoding="utf-8") == page.render(), "run make reference"
+
+
+def test_a_result_that_overflows_is_refused_with_a_reason():
+    """A rate of 1e-308 tokens/s passes every range check but gives an infinite cost: refused."""
+    with pytest.raises(ml.MlsyslabError, match="not a finite number"):
+        ml.cost_per_million_tokens(3.5, 1e-308)
