@@ -18,6 +18,7 @@ from .cache import (
     ttl_fit,
 )
 from .deployment import Deployment, StepTime, calibrated_efficiency
+from .disagg import DisaggregationResult, disaggregate
 from .errors import (
     CatalogError,
     InfeasibleError,
@@ -87,7 +88,7 @@ __all__ = [
     "billed_cost", "cost_per_accepted",
     "CacheProvider", "CACHE_PROVIDERS", "cache_provider", "break_even_calls", "request_cost",
     "ttl_fit", "serving_effect",
-    "cascade", "replica_routing", "POLICIES",
+    "cascade", "replica_routing", "POLICIES", "disaggregate", "DisaggregationResult",
     "queue", "erlang_b", "erlang_c", "max_rate_for_slo", "goodput", "GoodputResult", "batch_frontier",
     "MlsyslabError", "UnknownNameError", "UnitError", "ValueRangeError", "InfeasibleError",
     "CatalogError",

@@ -98,7 +98,7 @@ def _cmd_serve(args) -> None:
     from .serving import serve
 
     r = serve(args.model, args.gpu, batch=args.batch, prompt_tokens=args.prompt,
-              output_tokens=args.output, tp=args.tp, weights=args.weights, kv=args.kv)
+              output_tokens=args.output, tp=args.tp, pp=args.pp, ep=args.ep, weights=args.weights, kv=args.kv)
     _emit(args, r.summary(), str(r))
 
 
@@ -110,7 +110,7 @@ def _cmd_load(args) -> None:
     r = load(args.model, args.gpu, concurrency=None if args.concurrency is None else np.array(args.concurrency),
              rate=None if args.rate is None else np.array(args.rate, dtype=float), prompt_tokens=args.prompt,
              output_tokens=args.output, prompt_cv=args.prompt_cv, output_cv=args.output_cv,
-             tp=args.tp, weights=args.weights, kv=args.kv, max_batch=args.max_batch,
+             tp=args.tp, pp=args.pp, ep=args.ep, weights=args.weights, kv=args.kv, max_batch=args.max_batch,
              max_batched_tokens=args.max_batched_tokens, kv_allocation=args.kv_allocation)
     keys = ("concurrency" if args.rate is None else "rate", "ttft_ms", "ttft_p99_ms", "itl_ms",
             "itl_p99_ms", "e2e_ms", "throughput_tok_s", "batch", "queue", "bottleneck", "feasible", "reason")
@@ -155,7 +155,7 @@ def _fleet(args):
 
     output = args.output + (args.steps * args.tokens_per_step if args.steps else 0)
     return fleet(args.model, args.gpu, qps=args.qps, prompt_tokens=args.prompt, output_tokens=output,
-                 slo_ttft_ms=args.slo_ttft_ms, slo_itl_ms=args.slo_itl_ms, tp=args.tp,
+                 slo_ttft_ms=args.slo_ttft_ms, slo_itl_ms=args.slo_itl_ms, tp=args.tp, pp=args.pp, ep=args.ep,
                  weights=args.weights, kv=args.kv, max_batch=args.max_batch,
                  plan="naive" if args.naive else "batched")
 
@@ -233,6 +233,15 @@ def _cmd_goodput(args) -> None:
     _emit(args, r.summary(), str(r))
 
 
+def _cmd_disagg(args) -> None:
+    from .disagg import disaggregate
+
+    r = disaggregate(args.model, args.gpu, rate=args.rate, prompt_tokens=args.prompt,
+                     output_tokens=args.output, slo_ttft_ms=args.slo_ttft_ms, slo_itl_ms=args.slo_itl_ms,
+                     weights=args.weights, kv=args.kv, link=args.link, link_gb_s=args.link_gb_s)
+    _emit(args, r.summary(), str(r))
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 def _add_common(p, *, json_flag=True):
@@ -261,11 +270,16 @@ def _name(p, flag, what, *, default=None, required=False):
     p.add_argument(flag, default=default, required=required, help=f"{what}; {tail}")
 
 
-def _deployment_flags(p, *, tp_default=1):
+def _deployment_flags(p, *, tp_default=1, split=False):
     _name(p, "--model", "catalog key (e.g. llama-3-70b) or a path to a Hugging Face config.json", required=True)
     _name(p, "--gpu", "accelerator catalog key (e.g. h100-sxm)", required=True)
     _arg(p, "--tp", "tp", default=tp_default, help="tensor-parallel degree" + (
         "" if tp_default else " (default: every degree that fits is tried)"))
+    if split:
+        _arg(p, "--pp", Param("int", "", low=1, high=64, optional=True), default=1 if tp_default else None,
+             help="pipeline-parallel stages" + ("" if tp_default else
+                                               " (default: 1, or stages across servers when nothing fits one)"))
+        _arg(p, "--ep", "ep", default=1, help="expert-parallel degree for MoE models (1: experts tensor-parallel)")
     _name(p, "--weights", "weight precision: fp16, bf16, fp8, int8, int4 or fp4", default="fp16")
     _name(p, "--kv", "KV-cache precision: fp16, bf16 or fp8", default="fp16")
 
@@ -283,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_hardware)
 
     p = sub.add_parser("serve", help="a batch that starts together: TTFT, ITL, throughput, memory")
-    _deployment_flags(p)
+    _deployment_flags(p, split=True)
     _arg(p, "--batch", "batch", default=1)
     _arg(p, "--prompt", "prompt_tokens", default=512)
     _arg(p, "--output", "output_tokens", default=256)
@@ -291,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("load", help="serving under load: TTFT, ITL and throughput against concurrency or rate")
-    _deployment_flags(p)
+    _deployment_flags(p, split=True)
     _arg(p, "--concurrency", "concurrency", list_ok=True, help="closed loop: clients (e.g. 1,5,25,50,100)")
     _arg(p, "--rate", "rate", list_ok=True, help="open loop: Poisson arrivals")
     _arg(p, "--prompt", "prompt_tokens", default=512, help="mean prompt tokens")
@@ -337,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     for cmd, helptext, func in (("fleet", "replicas and GPUs that serve a target QPS within an SLO", _cmd_fleet),
                                 ("tco", "fleet size and annual cost for a target QPS", _cmd_tco)):
         p = sub.add_parser(cmd, help=helptext)
-        _deployment_flags(p, tp_default=None)
+        _deployment_flags(p, tp_default=None, split=True)
         _arg(p, "--qps", "qps", required=True)
         _arg(p, "--steps", Param("int", "", low=0, high=1e5), help="reasoning steps K (adds K x tokens-per-step output)")
         _arg(p, "--tokens-per-step", "tokens_per_step", default=256)
@@ -413,6 +427,23 @@ def build_parser() -> argparse.ArgumentParser:
     _arg(p, "--quality", "quality", default=1.0)
     _add_common(p)
     p.set_defaults(func=_cmd_goodput)
+
+    p = sub.add_parser("disagg", help="colocated or disaggregated prefill/decode, and how many GPUs of each")
+    _name(p, "--model", "catalog key (e.g. llama-3.1-70b)", required=True)
+    _name(p, "--gpu", "accelerator catalog key (e.g. h100-sxm)", required=True)
+    _name(p, "--weights", "weight precision: fp16, bf16, fp8, int8, int4 or fp4", default="fp16")
+    _name(p, "--kv", "KV-cache precision: fp16, bf16 or fp8", default="fp16")
+    _arg(p, "--rate", "rate", required=True, help="Poisson arrivals of the whole workload")
+    _arg(p, "--prompt", "prompt_tokens", default=512)
+    _arg(p, "--output", Param("int", "token", low=2, high=1e9), default=256, help="output tokens")
+    _arg(p, "--slo-ttft-ms", "slo_ttft_ms", default=2000.0, help="p99 TTFT target")
+    _arg(p, "--slo-itl-ms", "slo_itl_ms", help="mean inter-token latency target")
+    _arg(p, "--link", Param("choice", choices=("network", "nvlink")), default="network",
+         help="what joins the pools")
+    _arg(p, "--link-gb-s", Param("real", "GB/s", low=0, low_open=True, high=1e5, optional=True),
+         help="override the link bandwidth per GPU")
+    _add_common(p)
+    p.set_defaults(func=_cmd_disagg)
     return parser
 
 

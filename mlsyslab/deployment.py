@@ -1,4 +1,4 @@
-r"""A deployment: one model on one replica of ``tp`` accelerators, at stated precisions.
+r"""A deployment: one model on one replica of ``tp`` x ``pp`` accelerators, at stated precisions.
 
 Everything that serves traffic (`serve`, `load`, the simulation,
 fleets, routing, caching, reasoning) asks a `Deployment` two questions: *does it fit*, and
@@ -8,7 +8,8 @@ Memory (per GPU)
 ----------------
 
     usable     = capacity * memory_utilization          (vLLM's gpu_memory_utilization, 0.9)
-    weights    = P * bytes_per_weight / tp
+    weights    = P * bytes_per_weight / tp * ceil(L/pp)/L      (MoE with ep > 1:
+                 (P_non_expert / tp + P_routed / ep) * bytes_per_weight * ceil(L/pp)/L)
     workspace  = runtime + activations(max_batched_tokens)
     KV pool    = usable - weights - workspace
     max_batch(context) = floor(KV pool / (context * kv_bytes_per_token_per_gpu))
@@ -47,6 +48,39 @@ activations:
 
     t_comm(T) = 2 L [ alpha + 2 (tp - 1) / tp * T * hidden * 2 / (eta_link * BW_link) ]
 
+Pipeline parallelism (``pp`` stages, each ``tp`` GPUs, across servers where they do not fit one):
+a stage holds ``ceil(L/pp)`` layers (the largest stage sets the pace, ``s = ceil(L/pp) pp / L``).
+A pass over ``T`` tokens is cut into ``m = min(pp, max(T, 1))`` micro-batches of ``T/m`` tokens
+that follow each other through the stages; each token waits for every stage in turn, so one
+round (the interval between a sequence's tokens) is
+
+    t_round(T) = s * t_layers(T/m) + t_p2p(T/m) + t_overhead
+
+where ``t_layers`` is the single-group pass above without its overhead: the full model's time at
+``T/m`` tokens. With ``m = pp`` micro-batches every stage is busy and the replica does ``pp``
+times the work of one group per round; with fewer tokens than stages (``T < pp``, small batch)
+stages idle: that is the pipeline bubble. ``t_p2p`` sends each micro-batch's hidden state and
+residual (``2 hidden`` 16-bit values per token, split over the ``tp`` ranks' links) across the
+``pp - 1`` stage boundaries, over the network where a boundary crosses servers
+(``scale_out_gb_s``) and NVLink otherwise, each with a fixed latency (``P2P_LATENCY_US``).
+Long prompts are pipelined chunk by chunk (as SGLang's and TensorRT-LLM's chunked pipeline
+parallelism do); vLLM pipelines only across sequences, so there a lone long prompt gains nothing.
+
+Expert parallelism (``ep`` GPUs per stage hold the routed experts, ``E/ep`` whole experts each;
+``ep`` a multiple of ``tp``): attention and the dense parts run tensor-parallel in ``ep/tp``
+data-parallel groups, each with its own sequences; the experts are not sharded. Per pass, the
+busiest GPU does
+
+    expert     = max( W_routed/ep * (1 - (1 - k/E)^T) / BW,  n_max * 2 P_expert / F_gpu )
+    n_max      = mu * skew + sqrt(2 mu skew ln ep),   mu = T k / ep      (token-expert pairs)
+    all-to-all = 2 L_moe [ alpha + (T/ep) k hidden * 2 bytes * (ep-1)/ep / BW_a2a ]
+
+(dispatch and combine; ``skew`` >= 1 is the hottest GPU's share of routed tokens over the mean,
+1 for uniform routing, and the square root is the finite-sample spread of uniform top-k
+routing). ``BW_a2a`` is NVLink inside a server; when the experts span servers the share of
+traffic to other servers goes over the network, and the slower of the two paths sets the time.
+The tensor-parallel group then does one all-reduce per layer (attention), not two.
+
 Assumptions: matmul FLOPs are ``2 P_active`` per token; activations' memory traffic is ignored;
 fp8 weights use fp8 tensor cores where the chip has them, int8/int4 are weight-only (computed in
 16-bit, see `mlsyslab.precision`). The efficiency factors are sustained fractions of
@@ -73,7 +107,7 @@ from .precision import (
     math_precision,
 )
 
-__all__ = ["Efficiency", "DEFAULT_EFFICIENCY", "calibrated_efficiency", "Deployment",
+__all__ = ["Efficiency", "DEFAULT_EFFICIENCY", "calibrated_efficiency", "Deployment", "P2P_LATENCY_US",
            "as_deployment", "StepTime", "CALIBRATION_PROVENANCE", "kv_bytes_per_token_per_gpu", "valid_tps", "RUNTIME_MEMORY_GB", "DEFAULT_MAX_BATCHED_TOKENS"]
 
 GB = 1e9
@@ -81,6 +115,10 @@ RUNTIME_MEMORY_GB = 0.5
 """Per-GPU memory a serving runtime holds besides weights, activations and KV (CUDA graphs,
 NCCL and cuBLAS workspaces), in GB: a stated estimate."""
 DEFAULT_MAX_BATCHED_TOKENS = 8192
+P2P_LATENCY_US = {"nvlink": 5.0, "network": 15.0}
+"""Fixed latency of one point-to-point transfer (a pipeline send, one all-to-all phase), in
+microseconds, inside a server (NVLink) and between servers (RDMA over InfiniBand/RoCE, NCCL
+included): stated estimates, not fitted."""
 """Token budget of one forward pass (vLLM's ``max_num_batched_tokens`` for its API server on
 large-memory GPUs; TensorRT-LLM's ``max_num_tokens`` default is the same order)."""
 
@@ -207,6 +245,16 @@ class Deployment:
     memory_utilization : float
         Fraction of each GPU's memory the engine may use, in (0, 1] (vLLM's
         ``gpu_memory_utilization``; default 0.9).
+    pp : int
+        Pipeline-parallel stages (1 to the layer count), each ``tp`` GPUs (``ep`` with expert
+        parallelism); stages beyond one server are joined by the network (``scale_out_gb_s``).
+    ep : int
+        Expert-parallel degree of an MoE model: GPUs per stage that hold whole experts (1 = the
+        experts are tensor-parallel like dense layers). A multiple of ``tp`` dividing the expert
+        count; may exceed one server.
+    expert_skew : float
+        The busiest GPU's share of routed tokens over the mean under expert parallelism, >= 1
+        (1 = uniform routing, the default).
     """
 
     model: Model
@@ -216,6 +264,9 @@ class Deployment:
     kv: str = "fp16"
     efficiency: Efficiency | None = None
     memory_utilization: float = 0.9
+    pp: int = 1
+    ep: int = 1
+    expert_skew: float = 1.0
     _arrays: dict = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
@@ -234,13 +285,39 @@ class Deployment:
         u = self.memory_utilization
         if not _is_real(u) or not 0 < u <= 1:
             raise ValueRangeError(f"memory_utilization must be a number in (0, 1]; got {u!r}")
+        _check_split(self)
+        set_(self, "pp", int(self.pp))
+        set_(self, "ep", int(self.ep))
+        set_(self, "expert_skew", float(self.expert_skew))
         set_(self, "_arrays", None)
 
     # --- sizes ------------------------------------------------------------------------------
     @property
+    def attention_groups(self) -> int:
+        """Data-parallel attention groups per stage: ``ep / tp`` with expert parallelism, else 1."""
+        return self.ep // int(np.max(self.tp)) if self.ep > 1 else 1
+
+    @property
+    def stage_gpus(self):
+        """GPUs of one pipeline stage: ``tp`` (``ep`` with expert parallelism)."""
+        return self.ep if self.ep > 1 else self.tp
+
+    @property
     def gpus(self):
-        """GPUs of one replica (= tp)."""
-        return self.tp
+        """GPUs of one replica: ``tp x pp`` (``ep x pp`` with expert parallelism)."""
+        return self.stage_gpus * self.pp
+
+    @property
+    def servers(self):
+        """Servers one replica spans: ``ceil(gpus / scale_up_gpus)``."""
+        n = -(-np.asarray(self.gpus) // self.hardware.scale_up_gpus)
+        return int(n) if n.ndim == 0 else n
+
+    @property
+    def stage_share(self) -> float:
+        """Share of the layers the largest pipeline stage holds: ``ceil(L/pp) / L``."""
+        L = self.model.layers
+        return -(-L // self.pp) / L
 
     @property
     def weight_bytes(self) -> float:
@@ -249,7 +326,14 @@ class Deployment:
 
     @property
     def weight_bytes_per_gpu(self):
-        return self.weight_bytes / np.asarray(self.tp, dtype=float)
+        """Weight bytes on each GPU of the largest stage (experts whole on ``ep`` GPUs if ep > 1)."""
+        tp = np.asarray(self.tp, dtype=float)
+        if self.ep > 1:
+            b = BYTES_PER_ELEMENT[self.weights]
+            per = (self.model.non_expert_params / tp + self.model.routed_expert_params_total / self.ep) * b
+        else:
+            per = self.weight_bytes / tp
+        return per * self.stage_share
 
     @property
     def kv_bytes_per_token(self) -> float:
@@ -258,8 +342,13 @@ class Deployment:
 
     @property
     def kv_bytes_per_token_per_gpu(self):
-        """KV bytes of one token on each GPU: split ``min(tp, kv_heads)`` ways (MLA: not split)."""
-        return kv_bytes_per_token_per_gpu(self.model, self.kv, self.tp)
+        """KV bytes of one token on each GPU (averaged over the attention groups).
+
+        Split ``min(tp, kv_heads)`` ways (MLA: not split); a pipeline stage holds its share of the
+        layers; with expert parallelism the ``ep/tp`` attention groups keep their own sequences.
+        """
+        return (kv_bytes_per_token_per_gpu(self.model, self.kv, self.tp) * self.stage_share
+                / self.attention_groups)
 
     @property
     def flops_per_token(self) -> float:
@@ -349,18 +438,24 @@ class Deployment:
         valid = valid_tps(self.model, hw)
         t = tp[bad].astype(int)
         ws = np.broadcast_to(self.workspace_bytes(max_batched_tokens) / GB, b.shape)[bad]
-        w = self.weight_bytes / t / GB
+        w = np.broadcast_to(self.weight_bytes_per_gpu / GB, b.shape)[bad]
         kv = b[bad] * c[bad] * np.broadcast_to(self.kv_bytes_per_token_per_gpu, b.shape)[bad] / GB
         mb = np.broadcast_to(self.max_batch(c, max_batched_tokens), b.shape)[bad]
 
         def weights_reason(ti, wi, wsi):
-            per = f" per GPU at tp={ti}" if ti > 1 else ""
-            fix = [f"tp={u}" for u in valid if u > ti and self.weight_bytes / u / GB + wsi < usable][:1]
+            split = ti * self.pp * self.attention_groups
+            per = (f" per GPU on {split} GPUs (tp={ti}{f', pp={self.pp}' if self.pp > 1 else ''}"
+                   f"{f', ep={self.ep}' if self.ep > 1 else ''})" if split > 1 else "")
+            L = self.model.layers
+            fix = [f"tp={u}" for u in valid if u > ti and wi * ti / u + wsi < usable][:1]
             fix += [p for p in ("fp8", "int4") if BYTES_PER_ELEMENT[p] < BYTES_PER_ELEMENT[self.weights]
-                    and self.model.params_b * BYTES_PER_ELEMENT[p] / ti + wsi < usable][:1]
+                    and wi * BYTES_PER_ELEMENT[p] / BYTES_PER_ELEMENT[self.weights] + wsi < usable][:1]
+            stages = [q for q in range(self.pp + 1, min(L, 64) + 1)
+                      if wi / self.stage_share * (-(-L // q) / L) + wsi < usable][:1]
+            if stages and (self.hardware.scale_out_gb_s or stages[0] * split <= self.hardware.scale_up_gpus):
+                fix.append(f"pp={stages[0]} (pipeline stages{' across servers' if stages[0] * ti > self.hardware.scale_up_gpus else ''})")
             hint = (f"; try {' or '.join(fix)}" if fix else
-                    "; it does not fit one server at this precision: use a larger GPU, lower "
-                    "precision or pipeline parallelism (not modelled)")
+                    "; it does not fit at this precision: use a larger GPU or lower precision")
             return (f"needs {wi:,.1f} GB of {self.weights} weights{per} + {wsi:,.1f} GB workspace, "
                     f"more than the {usable:,.1f} GB usable of {cap:,.1f} GB on {hw.name} "
                     f"(memory_utilization {self.memory_utilization:g}){hint}")
@@ -399,38 +494,91 @@ class Deployment:
             hw, eff, tp = self.hardware, self.efficiency, np.asarray(self.tp, dtype=float)
             math = math_precision(self.weights, hw.peak_tflops)
             bw = hw.memory_bandwidth_gb_s * GB * eff.bandwidth
-            flops = hw.peak_tflops[math] * 1e12 * eff.compute * tp
-            link = hw.interconnect_gb_s * GB * eff.interconnect
-            m = self.model
+            f_gpu = hw.peak_tflops[math] * 1e12 * eff.compute
+            flops = f_gpu * tp
+            nvlink = hw.interconnect_gb_s * GB * eff.interconnect
+            network = (hw.scale_out_gb_s or hw.interconnect_gb_s) * GB * eff.interconnect
+            m, ep, pp = self.model, self.ep, self.pp
             multi = tp > 1
+            per_layer_allreduces = 1.0 if ep > 1 else 2.0
             coeff = {
-                "bw": bw, "flops": flops,
-                "kv_tok": self.kv_bytes_per_token_per_gpu,
+                "bw": bw, "flops": flops, "pp": pp, "groups": float(self.attention_groups),
+                "share": self.stage_share * pp,
+                "kv_tok": kv_bytes_per_token_per_gpu(m, self.kv, self.tp),
                 "w_gpu": self.weight_bytes / tp,
                 "lin_per_tok": self.flops_per_token / flops,
                 "attn_per_ctx": self.attention_flops_per_context_token / flops,
-                "comm_fixed": np.where(multi, 2.0 * m.layers * eff.allreduce_latency_us * 1e-6, 0.0),
-                "comm_per_tok": np.where(multi, 2.0 * m.layers * 2.0 * (tp - 1) / tp * m.hidden * 2.0 / link, 0.0),
+                "comm_fixed": np.where(multi, per_layer_allreduces * m.layers * eff.allreduce_latency_us * 1e-6, 0.0),
+                "comm_per_tok": np.where(multi, per_layer_allreduces * m.layers * 2.0 * (tp - 1) / tp
+                                         * m.hidden * 2.0 / nvlink, 0.0),
                 "overhead": eff.step_overhead_ms * 1e-3,
             }
+            # pipeline: hidden state + residual (2 x hidden 16-bit values per token), split over
+            # the tp ranks, across pp - 1 boundaries; those between servers go over the network
+            stage = np.asarray(self.stage_gpus, dtype=float)
+            spans = stage > hw.scale_up_gpus
+            cross = np.where(spans, pp - 1, np.minimum(pp - 1, np.asarray(self.servers) - 1))
+            inside = (pp - 1) - cross
+            per_tok = 2.0 * m.hidden * 2.0 / tp
+            coeff["p2p_fixed"] = (cross * P2P_LATENCY_US["network"] + inside * P2P_LATENCY_US["nvlink"]) * 1e-6
+            coeff["p2p_per_tok"] = per_tok * (cross / network + inside / nvlink)
             if m.is_moe:
-                b = BYTES_PER_ELEMENT[self.weights] / tp
-                coeff["moe"] = (m.non_expert_params * b, m.routed_expert_params_total * b,
-                                1.0 - m.experts_per_token / m.experts)
+                b = BYTES_PER_ELEMENT[self.weights]
+                miss = 1.0 - m.experts_per_token / m.experts
+                if ep > 1:
+                    # dense parts tensor-parallel in each attention group; experts whole on ep GPUs
+                    active_dense = self.flops_per_token - 2.0 * m.experts_per_token * m.routed_expert_params_total / m.experts
+                    far = np.clip((ep - hw.scale_up_gpus) / (ep - 1), 0.0, 1.0)
+                    per_pair = m.hidden * 2.0 * (ep - 1) / ep / ep * m.experts_per_token   # bytes per token per GPU
+                    a2a_time_per_tok = per_pair * np.maximum((1 - far) / nvlink, far / network)
+                    coeff["ep"] = {
+                        "w_dense": m.non_expert_params * b / tp, "dense_per_tok": active_dense / flops,
+                        "w_experts": m.routed_expert_params_total * b / ep, "miss": miss,
+                        "pair_s": 2.0 * m.routed_expert_params_total / m.experts / f_gpu,
+                        "mu_per_tok": m.experts_per_token / ep, "skew": self.expert_skew, "log_ep": np.log(ep),
+                        "a2a_fixed": 2.0 * m.moe_layers * P2P_LATENCY_US["network" if far > 0 else "nvlink"] * 1e-6,
+                        "a2a_per_tok": 2.0 * m.moe_layers * a2a_time_per_tok,
+                    }
+                else:
+                    bt = b / tp
+                    coeff["moe"] = (m.non_expert_params * bt, m.routed_expert_params_total * bt, miss)
             object.__setattr__(self, "_arrays", coeff)
         return self._arrays
 
     def weights_read_bytes(self, tokens):
-        """Weight bytes one forward pass over ``tokens`` tokens reads, per GPU (MoE: experts touched)."""
+        """Weight bytes one pass over ``tokens`` tokens reads per GPU, whole model.
+
+        MoE: the experts those tokens touch; with expert parallelism, the dense part plus the
+        local experts touched.
+        """
         k = self._coefficients()
         t = np.asarray(tokens, dtype=float)
+        if "ep" in k:
+            e = k["ep"]
+            return e["w_dense"] + e["w_experts"] * (1.0 - e["miss"] ** t)
         if "moe" not in k:
             return k["w_gpu"] + 0.0 * t
         non, routed, miss = k["moe"]
         return non + routed * (1.0 - miss ** t)
 
+    def _linear_seconds(self, T):
+        """Matmul time of one pass over ``T`` tokens (per micro-batch, whole model)."""
+        k = self._coefficients()
+        if "ep" not in k:
+            return np.maximum(self.weights_read_bytes(T) / k["bw"], T * k["lin_per_tok"])
+        e = k["ep"]
+        group_tokens = T / k["groups"]
+        dense = np.maximum(e["w_dense"] / k["bw"], group_tokens * e["dense_per_tok"])
+        mu = T * e["mu_per_tok"] * e["skew"]
+        busiest = mu + np.sqrt(2.0 * mu * e["log_ep"])
+        experts = np.maximum(e["w_experts"] * (1.0 - e["miss"] ** T) / k["bw"], busiest * e["pair_s"])
+        a2a = np.where(T > 0, e["a2a_fixed"] + T * e["a2a_per_tok"], 0.0)
+        return dense + experts + a2a
+
     def step_seconds(self, decode_tokens, decode_context, prefill_tokens=0.0, prefill_context=0.0):
-        """Duration of one forward pass in seconds (the module's equation; no input checks).
+        """Duration of one forward pass (a pipeline round when pp > 1) in seconds.
+
+        The module's equation, no input checks.
 
         Works on floats and on arrays alike, so the simulation's inner loop and a 100k-point
         sweep share this one formula.
@@ -438,33 +586,66 @@ class Deployment:
         k = self._coefficients()
         d, p = decode_tokens, prefill_tokens
         T = d + p
-        lin = np.maximum(self.weights_read_bytes(T) / k["bw"], T * k["lin_per_tok"])
-        dec = d * decode_context * np.maximum(k["kv_tok"] / k["bw"], k["attn_per_ctx"])
-        pre = np.maximum(p * k["kv_tok"] / k["bw"], p * prefill_context * k["attn_per_ctx"])
-        busy = np.asarray(T) > 0
-        return np.where(busy, lin + dec + pre + k["comm_fixed"] + T * k["comm_per_tok"] + k["overhead"], 0.0)
+        if k["pp"] > 1:       # micro-batches: min(pp, T) of them, each of T/m tokens
+            m = np.minimum(k["pp"], np.maximum(T, 1.0))
+            d, p = d / m, p / m
+        x = d + p
+        g = k["groups"]       # attention runs per data-parallel group, on its share of sequences
+        dec = d / g * decode_context * np.maximum(k["kv_tok"] / k["bw"], k["attn_per_ctx"])
+        pre = np.maximum(p / g * k["kv_tok"] / k["bw"], p / g * prefill_context * k["attn_per_ctx"])
+        layers = self._linear_seconds(x) + dec + pre + k["comm_fixed"] + x / g * k["comm_per_tok"]
+        total = k["share"] * layers + k["p2p_fixed"] + x / g * k["p2p_per_tok"] + k["overhead"]
+        return np.where(np.asarray(T) > 0, total, 0.0)
 
     def step_time(self, *, decode_tokens=0, decode_context=0, prefill_tokens=0,
                   prefill_context=0) -> StepTime:
-        """One forward pass by component; see the module docstring for the equation."""
+        """One forward pass (pipeline round) by component; see the module docstring.
+
+        ``communication_s`` holds the all-reduces, the pipeline sends and the expert all-to-all.
+        """
         k = self._coefficients()
         d, cd, p, cp = (np.asarray(x, dtype=float) for x in
                         (decode_tokens, decode_context, prefill_tokens, prefill_context))
         T = d + p
-        lin_mem = self.weights_read_bytes(T) / k["bw"]
-        lin_comp = T * k["lin_per_tok"]
-        att_mem = (d * cd + p) * k["kv_tok"] / k["bw"] + 0.0 * T
-        att_comp = (d * cd + p * cp) * k["attn_per_ctx"] + 0.0 * T
-        comm = np.where(T > 0, k["comm_fixed"] + T * k["comm_per_tok"], 0.0)
-        over = np.where(T > 0, k["overhead"], 0.0)
+        m = np.minimum(k["pp"], np.maximum(T, 1.0)) if k["pp"] > 1 else 1.0
+        dm, pm = d / m, p / m
+        x, g, s = dm + pm, k["groups"], k["share"]
+        busy = T > 0
+        if "ep" in k:
+            e = k["ep"]
+            mu = x * e["mu_per_tok"] * e["skew"]
+            busiest = mu + np.sqrt(2.0 * mu * e["log_ep"])
+            lin_mem = s * self.weights_read_bytes(x) / k["bw"]
+            lin_comp = s * (x / g * e["dense_per_tok"] + busiest * e["pair_s"])
+            a2a = np.where(busy, e["a2a_fixed"] + x * e["a2a_per_tok"], 0.0)
+            linear = s * (self._linear_seconds(x) - a2a)
+        else:
+            a2a = 0.0
+            lin_mem = s * self.weights_read_bytes(x) / k["bw"]
+            lin_comp = s * x * k["lin_per_tok"]
+            linear = np.maximum(lin_mem, lin_comp)
+        att_mem = s * (dm * cd + pm) / g * k["kv_tok"] / k["bw"] + 0.0 * T
+        att_comp = s * (dm * cd + pm * cp) / g * k["attn_per_ctx"] + 0.0 * T
+        comm = np.where(busy, s * (k["comm_fixed"] + x / g * k["comm_per_tok"] + a2a)
+                        + k["p2p_fixed"] + x / g * k["p2p_per_tok"], 0.0)
+        over = np.where(busy, k["overhead"], 0.0)
         total = self.step_seconds(d, cd, p, cp)
-        attn = total - np.maximum(lin_mem, lin_comp) - comm - over
+        attn = total - np.where(busy, linear, 0.0) - comm - over
         return StepTime(lin_mem, lin_comp, att_mem, att_comp, attn, att_comp >= att_mem, comm, over, total)
 
-    def __str__(self) -> str:
+    @property
+    def layout(self) -> str:
+        """``"8 x NVIDIA H200 ..."``, or ``"16 x NVIDIA H100 ... as tp=8 x pp=2"`` when split."""
         tp = self.tp if np.ndim(self.tp) == 0 else list(np.ravel(self.tp))
-        return (f"{self.model.name} on {tp} x {self.hardware.name} ({self.weights} weights, "
-                f"{self.kv} KV, memory_utilization {self.memory_utilization:g})")
+        split = "".join(f" x {n}={v}" for n, v in (("pp", self.pp), ("ep", self.ep)) if v > 1)
+        if not split:
+            return f"{tp} x {self.hardware.name}"
+        gpus = self.gpus if np.ndim(self.gpus) == 0 else list(np.ravel(self.gpus))
+        return f"{gpus} x {self.hardware.name} as tp={tp}{split}"
+
+    def __str__(self) -> str:
+        return (f"{self.model.name} on {self.layout} ({self.weights} weights, "
+            f"{self.kv} KV, memory_utilization {self.memory_utilization:g})")
 
 
 def kv_bytes_per_token_per_gpu(m: Model, kv: str, tp=1):
@@ -500,8 +681,35 @@ def _check_tp(tp, m: Model, hw: Accelerator):
     return int(a) if a.ndim == 0 else a.astype(int)
 
 
+def _check_split(dep: Deployment) -> None:
+    """pp, ep and expert_skew: whole numbers in range, a layout the model and the servers allow."""
+    m, hw = dep.model, dep.hardware
+    for name, hi in (("pp", min(m.layers, 64)), ("ep", 4096)):
+        v = getattr(dep, name)
+        if not _is_real(v) or v != int(v) or not 1 <= v <= hi:
+            raise ValueRangeError(f"{name} must be a whole number from 1 to {hi} for {m.name}; got {v!r}")
+    skew = dep.expert_skew
+    if not _is_real(skew) or not 1 <= skew < np.inf:
+        raise ValueRangeError(f"expert_skew must be a number >= 1 (1 = uniform routing); got {skew!r}")
+    pp, ep = int(dep.pp), int(dep.ep)
+    if ep > 1:
+        if not m.is_moe:
+            raise ValueRangeError(f"ep={ep}: expert parallelism needs a mixture-of-experts model; "
+                                  f"{m.name} is dense (use tp or pp)")
+        if np.ndim(dep.tp):
+            raise ValueRangeError("with ep > 1, give one tp (not an array)")
+        if ep % int(dep.tp) or m.experts % ep:
+            raise ValueRangeError(f"ep={ep} must be a multiple of tp={int(dep.tp)} and divide "
+                                  f"{m.name}'s {m.experts} experts")
+    stage = ep if ep > 1 else int(np.max(dep.tp))
+    if stage * pp > hw.scale_up_gpus and not hw.scale_out_gb_s:
+        raise ValueRangeError(f"{stage * pp} GPUs span servers, but the catalog states no network "
+                              f"between {hw.name} servers (scale_out_gb_s); use at most "
+                              f"{hw.scale_up_gpus} GPUs")
+
+
 def as_deployment(model_or_deployment, hardware=None, *, tp=1, weights="fp16", kv="fp16",
-                  efficiency=None, memory_utilization=0.9) -> Deployment:
+                  efficiency=None, memory_utilization=0.9, pp=1, ep=1, expert_skew=1.0) -> Deployment:
     """A `Deployment` from one, or from a model and hardware with the usual keywords.
 
     Every public function takes either ``(deployment)`` or ``(model, hardware, tp=..., ...)``.
@@ -513,4 +721,5 @@ def as_deployment(model_or_deployment, hardware=None, *, tp=1, weights="fp16", k
     if hardware is None:
         raise ValueRangeError("hardware is required (or pass a Deployment)")
     return Deployment(model_or_deployment, hardware, tp=tp, weights=weights, kv=kv,
-                      efficiency=efficiency, memory_utilization=memory_utilization)
+                      efficiency=efficiency, memory_utilization=memory_utilization, pp=pp, ep=ep,
+                      expert_skew=expert_skew)

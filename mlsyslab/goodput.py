@@ -83,11 +83,11 @@ class GoodputResult(Report):
 @checked("replicas", "prompt_cv", "output_cv", "quality", "max_batch", "max_batched_tokens",
          "kv_allocation", "usd_per_gpu_hour", "memory_utilization",
          rate=Param("real", "request/s", low=0, low_open=True, high=1e9, units=("1/s", "query/s")),
-         tp=Param("int", "", low=1, high=1024),
+         tp=Param("int", "", low=1, high=1024), pp=P["pp"], ep=P["ep"],
          prompt_tokens=Param("real", "token", low=1, high=P["prompt_tokens"].high),
          output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high))
 def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_tokens=512,
-            output_tokens=256, prompt_cv=0.0, output_cv=0.0, quality: float = 1.0, tp=1,
+            output_tokens=256, prompt_cv=0.0, output_cv=0.0, quality: float = 1.0, tp=1, pp=1, ep=1,
             weights="fp16", kv="fp16", max_batch=None,
             max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged",
             usd_per_gpu_hour: float | None = None, efficiency=None,
@@ -101,12 +101,12 @@ def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_t
     if not isinstance(slo, SLO):
         raise ValueRangeError(f"slo must be an mlsyslab.SLO; got {type(slo).__name__}")
     q, lam, R = quality, rate, int(replicas)      # checked at the boundary (PARAMETERS)
-    dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency,
+    dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
     r = load(dep, rate=lam / R, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
              prompt_cv=prompt_cv, output_cv=output_cv, max_batch=max_batch,
              max_batched_tokens=max_batched_tokens, kv_allocation=kv_allocation)
-    gpus = R * int(dep.tp)
+    gpus = R * int(dep.gpus)
     if not r.feasible:
         # overloaded: the replicas still finish requests at capacity, but none meets the SLO
         served = R * float(r.capacity_rps) if np.isfinite(r.capacity_rps) else 0.0
@@ -127,11 +127,11 @@ def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_t
 
 
 @checked("max_concurrency", "max_batched_tokens", "kv_allocation", "usd_per_gpu_hour", "memory_utilization",
-         tp=Param("int", "", low=1, high=1024),
+         tp=Param("int", "", low=1, high=1024), pp=P["pp"], ep=P["ep"],
          prompt_tokens=Param("real", "token", low=1, high=P["prompt_tokens"].high),
          output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high))
 def batch_frontier(model, hardware=None, *, prompt_tokens=512, output_tokens=256, slo: SLO | None = None,
-                   max_concurrency: int | None = None, tp=1, weights="fp16", kv="fp16",
+                   max_concurrency: int | None = None, tp=1, pp=1, ep=1, weights="fp16", kv="fp16",
                    max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged",
                    usd_per_gpu_hour: float | None = None, efficiency=None, memory_utilization=0.9):
     """Cost per million output tokens against latency, closed loop at concurrency 1..limit.
@@ -144,7 +144,7 @@ def batch_frontier(model, hardware=None, *, prompt_tokens=512, output_tokens=256
     """
     import pandas as pd
 
-    dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency,
+    dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
     S = magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1)
     N = magnitude(output_tokens, "token", "output_tokens", minimum=2)
@@ -156,7 +156,7 @@ def batch_frontier(model, hardware=None, *, prompt_tokens=512, output_tokens=256
     c = np.arange(1, limit + 1)
     r = load(dep, concurrency=c, prompt_tokens=S, output_tokens=N,
              max_batched_tokens=max_batched_tokens, kv_allocation=kv_allocation)
-    price = (usd_per_gpu_hour if usd_per_gpu_hour is not None else dep.hardware.on_demand_usd_h) * np.asarray(dep.tp)
+    price = (usd_per_gpu_hour if usd_per_gpu_hour is not None else dep.hardware.on_demand_usd_h) * np.asarray(dep.gpus)
     with np.errstate(invalid="ignore", divide="ignore"):
         cost = price / (r.throughput_tok_s * 3600.0) * 1e6
     meets = slo.met(r) if slo is not None else np.asarray(r.feasible)

@@ -21,11 +21,11 @@ __all__ = ["Accelerator", "HARDWARE", "accelerator"]
 
 _FIELDS = (
     "memory_gb", "memory_bandwidth_gb_s", "peak_tflops", "tdp_w", "interconnect_gb_s",
-    "scale_up_gpus", "on_demand_usd_h", "spot_usd_h", "purchase_usd",
+    "scale_up_gpus", "scale_out_gb_s", "on_demand_usd_h", "spot_usd_h", "purchase_usd",
 )
 
 
-_OPTIONAL = ("spot_usd_h", "purchase_usd")
+_OPTIONAL = ("spot_usd_h", "purchase_usd", "scale_out_gb_s")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class Accelerator:
         Scale-up bandwidth per GPU per direction, in GB/s.
     scale_up_gpus : int
         GPUs one scale-up domain (one server) connects: the largest tensor-parallel degree.
+    scale_out_gb_s : float or None
+        Network bandwidth per GPU per direction between servers, in GB/s; None where the catalog
+        states none (then no deployment spans servers).
     on_demand_usd_h : float or None
         Cloud on-demand price scenario per GPU-hour, in USD.
     spot_usd_h : float or None
@@ -68,6 +71,7 @@ class Accelerator:
     tdp_w: float
     interconnect_gb_s: float
     scale_up_gpus: int = 8
+    scale_out_gb_s: float | None = None
     on_demand_usd_h: float | None = None
     spot_usd_h: float | None = None
     purchase_usd: float | None = None
@@ -86,7 +90,7 @@ class Accelerator:
                 raise CatalogError(f"accelerator {self.key!r}: peak_tflops[{prec!r}] must be positive; got {value!r}")
         if int(self.scale_up_gpus) < 1:
             raise CatalogError(f"accelerator {self.key!r}: scale_up_gpus must be at least 1")
-        for name in ("on_demand_usd_h", "spot_usd_h", "purchase_usd"):
+        for name in ("on_demand_usd_h", "spot_usd_h", "purchase_usd", "scale_out_gb_s"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise CatalogError(f"accelerator {self.key!r}: {name} must be positive or None")

@@ -281,11 +281,12 @@ class LoadResult(Report):
     # quantities: ``r.ttft``, ``r.itl_p99``, ``r.throughput`` ... come from the field names (Report)
     @property
     def gpus(self):
-        return self.deployment.tp
+        """GPUs of one replica (tp x pp, or ep x pp)."""
+        return self.deployment.gpus
 
     @property
     def throughput_per_gpu_tok_s(self):
-        return self.throughput_tok_s / np.asarray(self.deployment.tp, dtype=float)
+        return self.throughput_tok_s / np.asarray(self.deployment.gpus, dtype=float)
 
     @cached_property
     def reason(self):
@@ -331,7 +332,7 @@ class LoadResult(Report):
 
         d = self.deployment
         data = {"model": d.model.key, "hardware": d.hardware.key, "tp": col(d.tp).astype(int),
-                "weights": d.weights, "kv": d.kv,
+                "pp": d.pp, "ep": d.ep, "gpus": col(d.gpus).astype(int), "weights": d.weights, "kv": d.kv,
                 ("concurrency" if self.loop == "closed" else "rate"): col(self.offered),
                 "prompt_tokens": col(self.prompt_tokens).astype(int),
                 "output_tokens": col(self.output_tokens).astype(int)}
@@ -370,7 +371,7 @@ class LoadResult(Report):
 
     def __str__(self) -> str:
         d = self.deployment
-        head = (f"{d.model.name} on {d.tp} x {d.hardware.name} ({d.weights} weights, {d.kv} KV), "
+        head = (f"{d.model.name} on {d.layout} ({d.weights} weights, {d.kv} KV), "
                 f"{'closed loop' if self.loop == 'closed' else 'open loop (Poisson)'}")
         if np.ndim(self.ttft_s):
             return f"LoadResult: {head}, {np.size(self.ttft_s)} configurations (use .to_frame())"
@@ -387,14 +388,14 @@ class LoadResult(Report):
                 f"(limit {int(self.batch_limit):,}), {self.queue:,.1f} queued; bound by {self.bottleneck}")
 
 
-@checked("prompt_tokens", "cached_prompt_tokens", "prompt_cv", "output_cv", "tp", "max_batch",
+@checked("prompt_tokens", "cached_prompt_tokens", "prompt_cv", "output_cv", "tp", "pp", "ep", "max_batch",
          "max_batched_tokens", "kv_allocation", "memory_utilization",
          concurrency=Param("int", "request", low=1, high=1e9, array=True, optional=True),
          rate=Param("real", "request/s", low=0, low_open=True, high=1e9, array=True, optional=True,
                     units=("1/s", "query/s")),
          output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high, array=True))
 def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
-         output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0, tp=1,
+         output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0, tp=1, pp=1, ep=1,
          weights="fp16", kv="fp16", max_batch=None,
          max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", efficiency=None,
          memory_utilization=0.9) -> LoadResult:
@@ -446,7 +447,7 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     -------
     LoadResult
     """
-    dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency,
+    dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
     if (concurrency is None) == (rate is None):
         raise ValueRangeError("give exactly one of concurrency= (closed loop) or rate= (open loop)")

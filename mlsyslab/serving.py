@@ -48,8 +48,8 @@ __all__ = ["Efficiency", "ServingResult", "serve", "decode_step", "prefill_secon
 GB = 1e9
 
 
-@checked("batch", "context", "tp", "memory_utilization")
-def decode_step(model, hardware=None, *, batch=1, context=1024, tp=1, weights="fp16", kv="fp16",
+@checked("batch", "context", "tp", "pp", "ep", "memory_utilization")
+def decode_step(model, hardware=None, *, batch=1, context=1024, tp=1, pp=1, ep=1, weights="fp16", kv="fp16",
                 efficiency: Efficiency | None = None, memory_utilization=0.9) -> dict:
     """Time of one decode step at ``batch`` sequences of ``context`` tokens, by component.
 
@@ -59,7 +59,7 @@ def decode_step(model, hardware=None, *, batch=1, context=1024, tp=1, weights="f
     KV reads for GQA), ``communication``, ``overhead`` and ``step`` (the sum of the parts); plus
     ``compute_bound`` and ``fits`` (whether that batch and context fit in memory).
     """
-    dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency,
+    dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
     b = magnitude(batch, "request", "batch", strictly_positive=True)
     c = magnitude(context, "token", "context", minimum=0)
@@ -185,7 +185,8 @@ class ServingResult(Report):
 
     @property
     def gpus(self):
-        return self.tp
+        """GPUs of one replica (tp x pp, or ep x pp)."""
+        return self.deployment.gpus
 
     @property
     def bottleneck(self):
@@ -220,6 +221,7 @@ class ServingResult(Report):
 
         data = {
             "model": self.model.key, "hardware": self.hardware.key, "tp": col(self.tp).astype(int),
+            "pp": self.deployment.pp, "ep": self.deployment.ep, "gpus": col(self.gpus).astype(int),
             "weights": self.weights, "kv": self.kv,
             "batch": col(self.batch).astype(int), "prompt_tokens": col(self.prompt_tokens).astype(int),
             "output_tokens": col(self.output_tokens).astype(int),
@@ -246,6 +248,7 @@ class ServingResult(Report):
 
         return {
             "model": self.model.key, "gpu": self.hardware.key, "tp": int(self.tp),
+            "pp": self.deployment.pp, "ep": self.deployment.ep, "gpus": int(self.gpus),
             "batch": int(self.batch), "prompt_tokens": int(self.prompt_tokens),
             "output_tokens": int(self.output_tokens), "weights": self.weights, "kv": self.kv,
             "feasible": ok, "reason": None if ok else self.reason,
@@ -258,8 +261,8 @@ class ServingResult(Report):
 
     def __str__(self) -> str:
         if np.ndim(self.ttft_s):
-            return f"ServingResult: {self.model.name} on {self.tp} x {self.hardware.name}, {np.size(self.ttft_s)} configurations (use .to_frame())"
-        head = (f"{self.model.name} on {self.tp} x {self.hardware.name} ({self.weights} weights, "
+            return f"ServingResult: {self.model.name} on {self.deployment.layout}, {np.size(self.ttft_s)} configurations (use .to_frame())"
+        head = (f"{self.model.name} on {self.deployment.layout} ({self.weights} weights, "
                 f"{self.kv} KV), batch {int(self.batch)}, {int(self.prompt_tokens)} in / "
                 f"{int(self.output_tokens)} out")
         if not self.feasible:
@@ -277,8 +280,9 @@ class ServingResult(Report):
 
 # --- the model -------------------------------------------------------------------------------
 
-@checked("batch", "prompt_tokens", "output_tokens", "cached_prompt_tokens", "tp", "memory_utilization")
-def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256, tp=1,
+@checked("batch", "prompt_tokens", "output_tokens", "cached_prompt_tokens", "tp", "pp", "ep",
+         "memory_utilization")
+def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256, tp=1, pp=1, ep=1,
           weights="fp16", kv="fp16", cached_prompt_tokens=0,
           efficiency: Efficiency | None = None, memory_utilization=0.9) -> ServingResult:
     """Serve ``batch`` requests that start together on one replica; see the module docstring.
@@ -318,7 +322,7 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
         TTFT, ITL, end-to-end latency, throughput, memory per GPU, feasibility and its reason,
         the binding ceiling and MFU.
     """
-    dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency,
+    dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
     B = magnitude(batch, "request", "batch", strictly_positive=True)
     S = magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1)
@@ -326,7 +330,7 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
     Sc = magnitude(cached_prompt_tokens, "token", "cached_prompt_tokens", minimum=0)
     if np.any(np.asarray(Sc) >= np.asarray(S)):
         raise ValueRangeError("cached_prompt_tokens must be smaller than prompt_tokens (at least one token is computed)")
-    TP = np.asarray(dep.tp, dtype=float)
+    TP = np.asarray(dep.gpus, dtype=float)     # GPUs of the replica
     B, S, N, Sc, TP = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (B, S, N, Sc, TP)))
 
     # memory and feasibility

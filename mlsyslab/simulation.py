@@ -97,7 +97,7 @@ def _weighted_quantile(values, weights, p):
 
 
 @checked("prompt_cv", "output_cv", "requests", "warmup", "max_batch", "max_batched_tokens",
-         "kv_allocation", "seed", "memory_utilization", tp=one("tp"),
+         "kv_allocation", "seed", "memory_utilization", "pp", "ep", tp=one("tp"),
          prompt_tokens=one("prompt_tokens"), cached_prompt_tokens=one("cached_prompt_tokens"),
          concurrency=Param("int", "request", low=1, high=1e6, optional=True),
          rate=Param("real", "request/s", low=0, low_open=True, high=1e7, optional=True, units=("1/s", "query/s")),
@@ -105,7 +105,7 @@ def _weighted_quantile(values, weights, p):
 def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
              output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0,
              requests=2000, warmup=0.2, max_batch=None,
-             max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", seed=0, tp=1,
+             max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", seed=0, tp=1, pp=1, ep=1,
              weights="fp16", kv="fp16", efficiency=None, memory_utilization=0.9) -> SimulationResult:
     """Simulate ``requests`` requests through one replica (see the module docstring).
 
@@ -114,7 +114,7 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
     ``warmup`` (fraction excluded at the start, in [0, 0.9)) and ``seed``.
     Raises `InfeasibleError` when a request cannot fit in memory at all.
     """
-    dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency,
+    dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
     if np.ndim(dep.tp):
         raise ValueRangeError("simulate takes one tp (loop over several)")

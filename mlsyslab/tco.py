@@ -2,15 +2,16 @@ r"""Fleet sizing and total cost of ownership: from a serving operating point to 
 
 Fleet sizing
 ------------
-A *replica* is one `Deployment` (a copy of the model on ``tp`` GPUs of one
-server). Traffic of ``QPS`` queries/s is split evenly over ``R`` replicas, so each sees Poisson
+A *replica* is one `Deployment`: a copy of the model on ``tp`` GPUs of one server, or on
+``tp x pp`` GPUs of several servers when it is split into pipeline stages. Traffic of ``QPS`` queries/s is split evenly over ``R`` replicas, so each sees Poisson
 arrivals at ``QPS / R``. With the load model (`mlsyslab.load`: continuous batching,
 chunked prefill, queueing) `fleet` finds the largest rate ``r*`` at which one replica still
 meets the `SLO` (TTFT and ITL statistics as the SLO names them), then:
 
-    replicas = ceil(QPS / r*),   GPUs = replicas * tp,   nodes = ceil(GPUs / GPUs per server)
+    replicas = ceil(QPS / r*),   GPUs = replicas * tp * pp,   nodes = ceil(GPUs / GPUs per server)
 
-It tries every tensor-parallel degree that fits and keeps the plan with the fewest GPUs. There
+It tries every tensor-parallel degree that fits and keeps the plan with the fewest GPUs; where
+the weights fit no single server, it tries 2, 4 and 8 pipeline stages of one full server each. There
 is no fixed utilisation target and no hidden batch cap: headroom is whatever the SLO leaves,
 and the batch is bounded by memory unless ``max_batch`` is given. A configuration that fits at
 no tp, or misses the SLO even at a trickle of traffic, is returned *infeasible* with the reason,
@@ -139,6 +140,8 @@ class Fleet(Report):
     feasible: bool
     reason: str | None
     tp: int = 0
+    pp: int = 1
+    ep: int = 1
     replicas: int = 0
     gpus: int = 0
     nodes: int = 0
@@ -157,6 +160,11 @@ class Fleet(Report):
     bottleneck: str | None = None
     load: LoadResult | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def split(self) -> str:
+        """How one replica is split: ``"tp=8"``, ``"tp=8, pp=2"``, ``"tp=8, ep=16"``."""
+        return f"tp={self.tp}" + "".join(f", {n}={v}" for n, v in (("pp", self.pp), ("ep", self.ep)) if v > 1)
+
     def summary(self) -> dict:
         ok = self.feasible
 
@@ -166,7 +174,7 @@ class Fleet(Report):
         return {
             "model": self.model, "gpu": self.hardware.key, "plan": self.plan, "qps": self.qps,
             "slo": str(self.slo), "feasible": ok, "reason": self.reason, "gpus": self.gpus,
-            "nodes": self.nodes, "tp": self.tp, "replicas": self.replicas,
+            "nodes": self.nodes, "tp": self.tp, "pp": self.pp, "ep": self.ep, "replicas": self.replicas,
             "replica_qps": r(self.replica_qps, 5), "capacity_qps": r(self.capacity_qps, 5),
             "utilisation": r(self.utilisation, 4), "batch": r(self.batch, 2),
             "batch_limit": self.batch_limit if ok else None,
@@ -181,11 +189,11 @@ class Fleet(Report):
         if not self.feasible:
             return f"{head}\n  INFEASIBLE: {self.reason}"
         if self.plan == "naive":
-            return (f"{head}\n  {self.gpus:,} GPUs in {self.nodes:,} nodes: {self.replicas:,} replicas x tp={self.tp}, "
+            return (f"{head}\n  {self.gpus:,} GPUs in {self.nodes:,} nodes: {self.replicas:,} replicas x {self.split}, "
                     f"one request at a time each (Little's law: QPS x {self.e2e_s:,.2f} s; no queueing, "
                     f"so the SLO is not checked)\n  per query, served alone: TTFT {self.ttft_s * 1e3:,.0f} ms, "
                     f"ITL {self.itl_s * 1e3:.1f} ms, e2e {self.e2e_s:,.2f} s")
-        return (f"{head}\n  {self.gpus:,} GPUs in {self.nodes:,} nodes: {self.replicas:,} replicas x tp={self.tp}; "
+        return (f"{head}\n  {self.gpus:,} GPUs in {self.nodes:,} nodes: {self.replicas:,} replicas x {self.split}; "
                 f"each replica takes {self.qps / self.replicas:.3g} QPS of the {self.replica_qps:.3g} it can within "
                 f"the SLO (capacity {self.capacity_qps:.3g}), {self.batch:,.1f} requests inside on average "
                 f"(limit {self.batch_limit:,}), bound by {self.bottleneck}\n"
@@ -213,7 +221,8 @@ def _max_rate(dep, slo: SLO, kw) -> tuple[float, LoadResult]:
     capacity). Results are memoised per deployment, SLO and workload: cascades and sweeps ask
     for the same replica many times.
     """
-    key = (repr(dep.model), repr(dep.hardware), int(dep.tp), dep.weights, dep.kv, dep.efficiency,
+    key = (repr(dep.model), repr(dep.hardware), int(dep.tp), dep.pp, dep.ep, dep.expert_skew,
+           dep.weights, dep.kv, dep.efficiency,
            dep.memory_utilization, slo, tuple(sorted(kw.items())))
     if key in _MAX_RATE_CACHE:
         return _MAX_RATE_CACHE[key]
@@ -236,15 +245,16 @@ def _max_rate(dep, slo: SLO, kw) -> tuple[float, LoadResult]:
 
 
 @checked("qps", "slo_ttft_ms", "slo_itl_ms", "max_batch", "max_batched_tokens", "kv_allocation",
-         "prompt_cv", "output_cv", "memory_utilization",
+         "prompt_cv", "output_cv", "memory_utilization", cached_prompt_tokens=one("cached_prompt_tokens"),
          prompt_tokens=Param("int", "token", low=1, high=P["prompt_tokens"].high),
          output_tokens=Param("int", "token", low=2, high=P["output_tokens"].high),
-         plan=Param("choice", choices=("batched", "naive")), tp=one("tp"))
+         plan=Param("choice", choices=("batched", "naive")), tp=one("tp"), pp=replace(P["pp"], optional=True),
+         ep=P["ep"])
 def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, slo: SLO | None = None,
-          slo_ttft_ms=None, slo_itl_ms=None, tp=None, weights="fp16", kv="fp16", max_batch=None,
+          slo_ttft_ms=None, slo_itl_ms=None, tp=None, pp=None, ep=1, weights="fp16", kv="fp16", max_batch=None,
           max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", prompt_cv=0.0,
           output_cv=0.0, plan: str = "batched", efficiency: Efficiency | None = None,
-          memory_utilization=0.9) -> Fleet:
+          memory_utilization=0.9, cached_prompt_tokens=0) -> Fleet:
     """Size a fleet for ``qps`` queries/s within an SLO, with the load model; see the module docstring.
 
     Parameters
@@ -267,10 +277,18 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
     tp : int, optional
         Fix the tensor-parallel degree; by default every degree that fits is tried and the plan
         with the fewest GPUs kept.
+    pp : int, optional
+        Fix the pipeline stages; by default 1, and where no tensor-parallel degree fits one
+        server, 2, 4 and 8 stages of a full server each are tried (replicas across servers).
+    ep : int
+        Expert-parallel degree of an MoE model (1: experts tensor-parallel).
     max_batch : int, optional
         Cap on running sequences per replica; by default only memory bounds it.
     plan : str
         ``"batched"`` (continuous batching) or ``"naive"`` (one request at a time per replica).
+    cached_prompt_tokens : int [token]
+        Prompt prefix whose KV every request finds cached (no prefill compute; a disaggregated
+        decode pool receives all but the last prompt token's KV this way), < prompt_tokens.
     """
     if slo is None:
         slo = SLO(ttft_ms=DEFAULT_SLO.ttft_ms if slo_ttft_ms is None else slo_ttft_ms, itl_ms=slo_itl_ms)
@@ -287,51 +305,88 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
         deps = [model]
     else:
         m, hw = _model(model), accelerator(hardware)
-        deps = [Deployment(m, hw, tp=t, weights=weights, kv=kv, efficiency=efficiency,
-                           memory_utilization=memory_utilization) for t in _tp_candidates(m, hw, tp)]
+        common = dict(weights=weights, kv=kv, efficiency=efficiency, memory_utilization=memory_utilization)
+        deps = _candidates(m, hw, tp, pp, ep, common)
+        if not deps:
+            raise ValueRangeError(f"no layout to try: ep={ep} must be a multiple of a tensor-parallel "
+                                  f"degree ({', '.join(map(str, _tp_candidates(m, hw, tp)))})")
     m, hw = deps[0].model, deps[0].hardware
     kw = dict(prompt_tokens=P, output_tokens=N, prompt_cv=prompt_cv, output_cv=output_cv,
               max_batch=1 if plan == "naive" else max_batch, max_batched_tokens=max_batched_tokens,
-              kv_allocation=kv_allocation)
+              kv_allocation=kv_allocation, cached_prompt_tokens=cached_prompt_tokens)
     base = Fleet(model=m.key, hardware=hw, plan=plan, qps=float(q), prompt_tokens=P, output_tokens=N,
                  slo=slo, feasible=False, reason=None)
+    best, reasons = _best(deps, base, slo, kw, q)
+    if best is None and pp is None and not isinstance(model, Deployment) and not any(d.weights_fit() for d in deps):
+        # the weights fit no single server: pipeline stages across servers, a full server each
+        staged = _candidates(m, hw, tp, (2, 4, 8), ep, common, widest_only=True)
+        if staged:
+            best, more = _best(staged, base, slo, kw, q)
+            reasons += more
+    if best is not None:
+        return best
+    why = reasons[-1] if reasons else "no tensor-parallel degree to try"
+    if len(reasons) > 1:
+        why = f"no layout up to {reasons[-1].split(':')[0]} works; at {why}"
+    return replace(base, reason=why)
+
+
+def _candidates(m, hw, tp, pp, ep, common, widest_only=False) -> list[Deployment]:
+    """Deployments to try: each tensor-parallel degree (or the given one) at each pp stage count."""
+    tps = _tp_candidates(m, hw, tp)
+    if widest_only:
+        tps = tps[-1:]
+    stages = (1,) if pp is None else (pp,) if isinstance(pp, int) else pp
+    out = []
+    for t in tps:
+        for s in stages:
+            if ep > 1 and ep % t:
+                continue
+            try:
+                out.append(Deployment(m, hw, tp=t, pp=s, ep=ep, **common))
+            except ValueRangeError:
+                if tp is not None or pp is not None and isinstance(pp, int):
+                    raise
+    return out
+
+
+def _best(deps, base: Fleet, slo: SLO, kw: dict, q: float):
+    """The candidate fleet with the fewest GPUs (then the shortest e2e), and why the others fail."""
     best, reasons = None, []
+    plan = base.plan
     for dep in deps:
-        t = int(dep.tp)
+        t = f"tp={int(dep.tp)}" + "".join(f", {n}={v}" for n, v in (("pp", dep.pp), ("ep", dep.ep)) if v > 1)
         if plan == "naive":
             idle = load(dep, concurrency=1, **kw)
             rate = float(1.0 / idle.e2e_s) if idle.feasible else 0.0
         else:
             rate, idle = _max_rate(dep, slo, kw)
         if not idle.feasible:
-            reasons.append(f"tp={t}: {idle.reason}")
+            reasons.append(f"{t}: {idle.reason}")
             continue
         if rate <= 0:
-            reasons.append(f"tp={t}: the SLO ({slo}) is missed even at a trickle of traffic: "
+            reasons.append(f"{t}: the SLO ({slo}) is missed even at a trickle of traffic: "
                            f"{slo.misses(idle)}")
             continue
         replicas = max(1, math.ceil(q / rate - 1e-9))
         # the naive plan reports what its arithmetic assumes: every query served as if alone
         r = idle if plan == "naive" else load(dep, rate=q / replicas, **kw)
-        gpus = replicas * t
+        hw = dep.hardware
+        gpus = replicas * int(dep.gpus)
+        nodes = replicas * dep.servers if dep.gpus > hw.scale_up_gpus else math.ceil(gpus / hw.scale_up_gpus)
         cand = replace(
-            base, feasible=True, reason=None, tp=t, replicas=replicas, gpus=gpus,
-            nodes=math.ceil(gpus / hw.scale_up_gpus), replica_qps=rate,
+            base, feasible=True, reason=None, tp=int(dep.tp), pp=dep.pp, ep=dep.ep, replicas=replicas,
+            gpus=gpus, nodes=nodes, replica_qps=rate,
             capacity_qps=float(r.capacity_rps), utilisation=float(q / replicas / r.capacity_rps),
             batch=float(r.batch), batch_limit=int(r.batch_limit), ttft_s=float(r.ttft_s),
             ttft_p99_s=float(r.ttft_p99_s), itl_s=float(r.itl_s), itl_p99_s=float(r.itl_p99_s),
             e2e_s=float(r.e2e_s), prefill_share=float(r.prefill_time_share),
             replica_tokens_per_s=float(r.throughput_tok_s), bottleneck=str(r.bottleneck), load=r)
-        if plan == "naive":  # the naive plan takes the smallest tp that fits
-            return cand
+        if plan == "naive":  # the naive plan takes the smallest layout that fits
+            return cand, reasons
         if best is None or (cand.gpus, cand.e2e_s) < (best.gpus, best.e2e_s):
             best = cand
-    if best is not None:
-        return best
-    why = reasons[-1] if reasons else "no tensor-parallel degree to try"
-    if len(reasons) > 1:
-        why = f"no tp up to {int(deps[-1].tp)} works; at {why}"
-    return replace(base, reason=why)
+    return best, reasons
 
 
 def _per_second(x):

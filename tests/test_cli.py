@@ -98,7 +98,13 @@ def test_tco_json_contract(capsys):
     assert {"gpus", "nodes", "batch", "tp", "annual_usd", "usd_per_million_output_tokens",
             "usd_per_query", "feasible", "reason"} <= set(data)
     assert data["feasible"] and data["gpus"] == data["tp"] * data["replicas"]
+    # too big for one H100 server: pipeline stages across servers, costed as such
     code, out, _ = run(capsys, "tco", "--model", "frontier-moe", "--gpu", "h100-sxm", "--qps", "10", "--json")
+    data = json.loads(out)
+    assert data["feasible"] and data["pp"] > 1 and data["nodes"] >= data["pp"] * data["replicas"]
+    assert data["gpus"] == data["tp"] * data["pp"] * data["replicas"]
+    # the L40S has no scale-out network in the catalog: nothing spans servers, so it cannot run
+    code, out, _ = run(capsys, "tco", "--model", "frontier-moe", "--gpu", "l40s", "--qps", "10", "--json")
     data = json.loads(out)
     assert data["feasible"] is False and data["annual_usd"] is None and "needs" in data["reason"]
 

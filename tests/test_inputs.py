@@ -52,8 +52,9 @@ CALLS = {
     "erlang_c": ((4, 2.0), {}),
     "queue": ((1.0, 2, 0.5), {}),
     "max_rate_for_slo": ((4, 1.0, 3.0), {}),
+    "disaggregate": (("llama-3-8b", "h100-sxm"), {"rate": 1.0, "slo_itl_ms": 20}),
 }
-SLOW = {"cascade", "fleet", "simulate", "replica_routing", "batch_frontier"}
+SLOW = {"cascade", "fleet", "simulate", "replica_routing", "batch_frontier", "disaggregate"}
 
 
 def test_every_public_function_declares_its_parameters():
@@ -163,6 +164,7 @@ BASE_ARGV = {
     "goodput": ["--model", "llama-3-8b", "--gpu", "h100", "--rate", "1", "--slo-ttft-ms", "500"],
     "models": [],
     "hardware": [],
+    "disagg": ["--model", "llama-3-8b", "--gpu", "h100", "--rate", "1"],
 }
 TEXT = st.sampled_from(["nan", "inf", "-inf", "-1", "0", "0.5", "2.5", "1e308", "abc", "", "1,2", "60GB",
                         "3", "100000", "llama-3-70b", "fp8", "p99", "-0", "1e-300"])
@@ -173,7 +175,8 @@ def test_every_subcommand_is_exercised():
 
 
 @pytest.mark.parametrize("command", sorted(BASE_ARGV))
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(os.environ.get("MLSYSLAB_FUZZ_EXAMPLES", 10)), deadline=None,
+          suppress_health_check=list(HealthCheck), derandomize="MLSYSLAB_FUZZ_EXAMPLES" not in os.environ)
 @given(data=st.data())
 def test_cli_exits_0_or_2_with_one_line_and_strict_json(command, data, capsys):
     flags = [a for a in SUBCOMMANDS[command]._actions

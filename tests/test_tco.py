@@ -74,8 +74,18 @@ def test_frontier_model_is_never_costed_at_tp1():
     assert not f.feasible and "needs" in f.reason and f.gpus == 0
     with pytest.raises(ml.InfeasibleError):
         ml.tco(f)
-    assert not ml.fleet("frontier-moe", "h100-sxm", qps=100).feasible   # no tp fits one server
+    assert not ml.fleet("frontier-moe", "h100-sxm", qps=100, pp=1).feasible   # no tp fits one server
     assert ml.fleet("frontier-moe", "b200", qps=100, weights="int4").feasible
+
+
+def test_a_model_too_big_for_one_server_is_costed_across_servers():
+    """With no pp given, fleet tries pipeline stages of a full server each once nothing fits one."""
+    f = ml.fleet("frontier-moe", "h100-sxm", qps=10)
+    assert f.feasible and f.tp == 8 and f.pp in (2, 4, 8)
+    assert f.gpus == f.replicas * 8 * f.pp and f.nodes == f.replicas * f.pp
+    fewer = ml.fleet("frontier-moe", "h100-sxm", qps=10, pp=f.pp // 2) if f.pp > 2 else None
+    assert fewer is None or not fewer.feasible       # the smallest number of stages that fits
+    assert ml.tco(f).annual_usd == pytest.approx(f.gpus * 2.99 * 8760)
 
 
 def test_pricing_kinds():
