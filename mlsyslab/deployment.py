@@ -575,27 +575,33 @@ class Deployment:
         a2a = np.where(T > 0, e["a2a_fixed"] + T * e["a2a_per_tok"], 0.0)
         return dense + experts + a2a
 
+    def _group_seconds(self, d, cd, p, cp):
+        """One pass of ``d`` decode and ``p`` prefill tokens through every layer, overheads and
+        pipeline sends aside: linear layers, attention (per data-parallel group) and the
+        tensor-parallel all-reduces."""
+        k = self._coefficients()
+        g, x = k["groups"], d + p
+        dec = d / g * cd * np.maximum(k["kv_tok"] / k["bw"], k["attn_per_ctx"])
+        pre = np.maximum(p / g * k["kv_tok"] / k["bw"], p / g * cp * k["attn_per_ctx"])
+        return self._linear_seconds(x) + dec + pre + k["comm_fixed"] + x / g * k["comm_per_tok"]
+
     def step_seconds(self, decode_tokens, decode_context, prefill_tokens=0.0, prefill_context=0.0):
         """Duration of one forward pass (a pipeline round when pp > 1) in seconds.
 
-        The module's equation, no input checks.
-
-        Works on floats and on arrays alike, so the simulation's inner loop and a 100k-point
-        sweep share this one formula.
+        The module's equation, no input checks. Works on floats and on arrays alike, so the
+        simulation's inner loop and a 100k-point sweep share this one formula.
         """
         k = self._coefficients()
         d, p = decode_tokens, prefill_tokens
         T = d + p
-        if k["pp"] > 1:       # micro-batches: min(pp, T) of them, each of T/m tokens
-            m = np.minimum(k["pp"], np.maximum(T, 1.0))
-            d, p = d / m, p / m
-        x = d + p
-        g = k["groups"]       # attention runs per data-parallel group, on its share of sequences
-        dec = d / g * decode_context * np.maximum(k["kv_tok"] / k["bw"], k["attn_per_ctx"])
-        pre = np.maximum(p / g * k["kv_tok"] / k["bw"], p / g * prefill_context * k["attn_per_ctx"])
-        layers = self._linear_seconds(x) + dec + pre + k["comm_fixed"] + x / g * k["comm_per_tok"]
-        total = k["share"] * layers + k["p2p_fixed"] + x / g * k["p2p_per_tok"] + k["overhead"]
-        return np.where(np.asarray(T) > 0, total, 0.0)
+        busy = np.asarray(T) > 0
+        if k["pp"] == 1:
+            return np.where(busy, self._group_seconds(d, decode_context, p, prefill_context) + k["overhead"], 0.0)
+        m = np.minimum(k["pp"], np.maximum(T, 1.0))      # micro-batches of T/m tokens each
+        d, p = d / m, p / m
+        total = (k["share"] * self._group_seconds(d, decode_context, p, prefill_context)
+                 + k["p2p_fixed"] + (d + p) / k["groups"] * k["p2p_per_tok"] + k["overhead"])
+        return np.where(busy, total, 0.0)
 
     def step_time(self, *, decode_tokens=0, decode_context=0, prefill_tokens=0,
                   prefill_context=0) -> StepTime:

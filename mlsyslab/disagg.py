@@ -150,19 +150,31 @@ def disaggregate(model, hardware, *, rate, prompt_tokens=512, output_tokens=256,
 
     Parameters
     ----------
-    model, hardware : str
-        Catalog keys (or `Model` and `Accelerator`).
+    model : str or Model
+        Catalog key or a `Model`.
+    hardware : str or Accelerator
+        Catalog key or an `Accelerator` (both pools use it).
     rate : float or Quantity [request/s]
         Poisson arrival rate of the whole workload, > 0.
-    prompt_tokens, output_tokens : int [token]
-        Mean prompt and answer lengths (``output_tokens`` >= 2).
+    prompt_tokens : int [token]
+        Mean prompt length, >= 2.
+    output_tokens : int [token]
+        Mean answer length, >= 2.
     slo : SLO, optional
         The targets; or ``slo_ttft_ms`` (p99) and ``slo_itl_ms`` (mean). An ITL target is what
         makes the split worth having: without one, colocated pools run at high load.
-    weights, kv : str
-        Precisions, as in `Deployment`.
-    prefill_tp, decode_tp : int, optional
-        Fix each pool's tensor-parallel degree; by default each pool tries every degree.
+    slo_ttft_ms : float, optional
+        p99 TTFT target in ms when ``slo`` is not given (default 2,000).
+    slo_itl_ms : float, optional
+        Mean ITL target in ms when ``slo`` is not given (default: none).
+    weights : str
+        Weight precision, as in `Deployment`.
+    kv : str
+        KV-cache precision, as in `Deployment`; the transfer moves it at this precision.
+    prefill_tp : int, optional
+        Fix the prefill pool's tensor-parallel degree; by default every degree is tried.
+    decode_tp : int, optional
+        Fix the decode pool's tensor-parallel degree; by default every degree is tried.
     link : str
         ``"network"`` (the pools on different servers: ``scale_out_gb_s`` per GPU) or
         ``"nvlink"`` (both pools inside one scale-up domain, as on a GB200 NVL72 rack).

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
-LABS = ["01_two_phases", "02_kv_wall", "03_nine_million_question", "04_routing"]
+LABS = ["01_two_phases", "02_kv_wall", "03_nine_million_question", "04_routing", "07_split_and_spread"]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import make_labs  # noqa: E402
@@ -27,7 +27,7 @@ def test_labs_are_generated_from_solutions_and_up_to_date():
     assert make_labs.main(check=True) == 0, "labs/ is out of date: run `make labs`"
 
 
-def test_the_four_labs_exist():
+def test_the_labs_exist():
     assert {p.stem for p in SOLUTIONS} == set(LABS)
 
 
@@ -152,6 +152,7 @@ INPUTS = {
     "02_kv_wall": {"8 x", "$9M"},                           # a server's GPUs; the next lab's title
     "03_nine_million_question": {"$9M", "16x", "4 x"},      # the title; a question; a server
     "04_routing": {"1.25x", "0.1x", "80%", "95%"},          # a price list; exercise pass rates
+    "07_split_and_spread": {"160ms"},                       # a quoted sentence the lab checks
 }
 RESULT = re.compile(r"(\$\s?\d[\d,.]*\s?[MBk]?|\b\d[\d,.]*\s?%|\b\d[\d,.]*\s?x\b|"
                     r"\b\d[\d,.]*\s?(ms|GB|TB|GiB|tokens/s|GPUs|TFLOP/s|W\b|kW|USD))")
