@@ -450,10 +450,15 @@ class Deployment:
             fix = [f"tp={u}" for u in valid if u > ti and wi * ti / u + wsi < usable][:1]
             fix += [p for p in ("fp8", "int4") if BYTES_PER_ELEMENT[p] < BYTES_PER_ELEMENT[self.weights]
                     and wi * BYTES_PER_ELEMENT[p] / BYTES_PER_ELEMENT[self.weights] + wsi < usable][:1]
-            stages = [q for q in range(self.pp + 1, min(L, 64) + 1)
-                      if wi / self.stage_share * (-(-L // q) / L) + wsi < usable][:1]
-            if stages and (self.hardware.scale_out_gb_s or stages[0] * split <= self.hardware.scale_up_gpus):
-                fix.append(f"pp={stages[0]} (pipeline stages{' across servers' if stages[0] * ti > self.hardware.scale_up_gpus else ''})")
+            widest = max(valid[-1], ti)        # stages of the widest tensor-parallel group
+            whole = wi * ti / widest / self.stage_share
+            stages = [q for q in range(max(self.pp + 1, 2), min(L, 64) + 1)
+                      if whole * (-(-L // q) / L) + wsi < usable][:1]
+            more_tp = any(f.startswith("tp=") for f in fix)     # a wider group in one server comes first
+            if stages and not more_tp and (self.hardware.scale_out_gb_s
+                                           or stages[0] * widest <= self.hardware.scale_up_gpus):
+                across = " across servers" if stages[0] * widest > self.hardware.scale_up_gpus else ""
+                fix.append(f"tp={widest} x pp={stages[0]} (pipeline stages{across})")
             hint = (f"; try {' or '.join(fix)}" if fix else
                     "; it does not fit at this precision: use a larger GPU or lower precision")
             return (f"needs {wi:,.1f} GB of {self.weights} weights{per} + {wsi:,.1f} GB workspace, "

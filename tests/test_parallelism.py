@@ -29,7 +29,7 @@ def test_pp_splits_weights_and_kv_by_stage_and_counts_gpus_and_servers():
 def test_a_model_too_big_for_one_server_fits_across_two():
     tp8 = Deployment("deepseek-r1", "h100-sxm", tp=8, **R1)
     assert not tp8.weights_fit()
-    assert "pp=2" in tp8.memory_reasons(1, 4096)
+    assert "tp=8 x pp=2" in tp8.memory_reasons(1, 4096)
     pp2 = Deployment("deepseek-r1", "h100-sxm", tp=8, pp=2, **R1)
     assert pp2.weights_fit() and pp2.gpus == 16 and pp2.servers == 2
     r = ml.serve("deepseek-r1", "h100-sxm", tp=8, pp=2, batch=32, prompt_tokens=1000,
