@@ -53,7 +53,7 @@ STRATEGIES = ("cot", "best-of-n", "tree", "verify")
 class _Phase:
     name: str
     duration_s: float
-    tp: int
+    gpus: int
     tdp_w: float
     feasible: bool
     reason: str | None
@@ -85,6 +85,13 @@ class ReasoningResult(Report):
     latency_multiplier: float
     token_multiplier: float
     phases: tuple = field(default=(), repr=False)
+    pp: int = 1
+    ep: int = 1
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of the replica: tp x pp (ep x pp with expert parallelism)."""
+        return (self.ep if self.ep > 1 else self.tp) * self.pp
 
     @property
     def latency(self):
@@ -110,7 +117,7 @@ class ReasoningResult(Report):
 
         return {
             "strategy": self.strategy, "model": self.model, "gpu": self.hardware, "tp": self.tp,
-            "steps": self.steps, "samples": self.samples, "concurrency": self.concurrency,
+            "pp": self.pp, "ep": self.ep, "steps": self.steps, "samples": self.samples, "concurrency": self.concurrency,
             "feasible": ok, "reason": self.reason,
             "tokens_generated": int(round(self.tokens_generated)),
             "ttft_ms": num(self.ttft_s * 1e3, 2), "latency_ms": num(self.latency_s * 1e3, 2),
@@ -123,7 +130,9 @@ class ReasoningResult(Report):
         }
 
     def __str__(self) -> str:
-        head = (f"{self.strategy} on {self.model} ({self.tp} x {self.hardware}), steps={self.steps}"
+        split = "".join(f" x {n}={v}" for n, v in (("pp", self.pp), ("ep", self.ep)) if v > 1)
+        where = f"{self.tp} x {self.hardware}" if not split else f"{self.gpus} x {self.hardware} as tp={self.tp}{split}"
+        head = (f"{self.strategy} on {self.model} ({where}), steps={self.steps}"
                 f"{f', samples={self.samples}' if self.samples > 1 else ''}, concurrency {self.concurrency}")
         if not self.feasible:
             return f"{head}\n  INFEASIBLE: {self.reason}"
@@ -139,7 +148,7 @@ class ReasoningResult(Report):
 
 def _phase(name, r, duration) -> _Phase:
     ok = bool(r.feasible)
-    return _Phase(name, float(duration) if ok else float("nan"), r.tp, r.hardware.tdp_w, ok,
+    return _Phase(name, float(duration) if ok else float("nan"), r.gpus, r.hardware.tdp_w, ok,
                   None if ok else r.reason)
 
 
@@ -185,7 +194,8 @@ def _run(strategy, m, hw, *, steps, T, P, A, n, parallel, b, w, v, verifier, c, 
         g = serve(m, hw, batch=c, prompt_tokens=ctx, output_tokens=T + 1, cached_prompt_tokens=ctx - 1, **common)
         phases.append(_phase(f"generate {rnd + 1}", g, T * g.itl_s))
         ver = serve(verifier, hw, batch=c, prompt_tokens=ctx + T, output_tokens=v,
-                    cached_prompt_tokens=ctx if rnd else 0, **common)
+                    cached_prompt_tokens=ctx if rnd else 0,
+                    **(common if verifier.is_moe else {**common, "ep": 1}))
         phases.append(_phase(f"verify {rnd + 1}", ver, ver.e2e_s))
         ctx += T + v
     ans = serve(m, hw, batch=c, prompt_tokens=ctx, output_tokens=A + 1, cached_prompt_tokens=ctx - 1, **common)
@@ -194,7 +204,7 @@ def _run(strategy, m, hw, *, steps, T, P, A, n, parallel, b, w, v, verifier, c, 
 
 
 @checked("steps", "tokens_per_step", "answer_tokens", "samples", "branching", "beam", "verifier_tokens",
-         "pue", "power_fraction", tp=one("tp"),
+         "pue", "power_fraction", "pp", "ep", tp=one("tp"),
          prompt_tokens=Param("int", "token", low=1, high=1e7),
          concurrency=Param("int", "request", low=1, high=1e6),
          strategy=Param("choice", choices=("cot", "best-of-n", "tree", "verify")),
@@ -202,8 +212,8 @@ def _run(strategy, m, hw, *, steps, T, P, A, n, parallel, b, w, v, verifier, c, 
 def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_step=256,
            prompt_tokens=512, answer_tokens=256, samples: int = 1, parallel: bool = True,
            branching: int = 2, beam: int = 1, verifier=None, verifier_tokens=32,
-           concurrency: int = 1, tp: int = 1, weights: str = "fp16", kv: str = "fp16",
-           efficiency: Efficiency | None = None, pue: float = 1.2,
+           concurrency: int = 1, tp: int = 1, pp: int = 1, ep: int = 1, weights: str = "fp16",
+           kv: str = "fp16", efficiency: Efficiency | None = None, pue: float = 1.2,
            power_fraction: float = 1.0, _baseline: bool = True) -> ReasoningResult:
     """Cost of one query under an inference-time-compute strategy; see the module docstring.
 
@@ -235,6 +245,12 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
         The verifier model (defaults to ``model``); it writes ``verifier_tokens`` per verdict.
     concurrency : int [request]
         Queries served together on the replica (they share its GPU-seconds).
+    tp : int
+        Tensor-parallel degree, as in `Deployment`.
+    pp : int
+        Pipeline stages, as in `Deployment` (GPU-seconds count every stage's GPUs).
+    ep : int
+        Expert-parallel degree for an MoE model, as in `Deployment`.
     pue : float
         Power usage effectiveness, >= 1.
     power_fraction : float
@@ -249,10 +265,10 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
     w = int(magnitude(beam, "", "beam", minimum=1, integer=True))
     v = int(magnitude(verifier_tokens, "token", "verifier_tokens", minimum=1, integer=True))
     c = int(magnitude(concurrency, "request", "concurrency", minimum=1, integer=True))
-    dep = as_deployment(model, hardware, tp=tp, weights=weights, kv=kv, efficiency=efficiency)
+    dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency)
     m, hw = dep.model, dep.hardware
     ver = _model(verifier) if verifier is not None else m
-    common = dict(tp=dep.tp, weights=dep.weights, kv=dep.kv, efficiency=dep.efficiency)
+    common = dict(tp=dep.tp, pp=dep.pp, ep=dep.ep, weights=dep.weights, kv=dep.kv, efficiency=dep.efficiency)
 
     phases, tokens, live, kv_tokens, final_ctx = _run(
         strategy, m, hw, steps=K, T=T, P=P, A=A, n=n, parallel=parallel, b=b, w=w, v=v,
@@ -262,7 +278,7 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
     latency = sum(p.duration_s for p in phases)
     ttft = phases[0].duration_s if strategy != "cot" else serve(
         m, hw, batch=c, prompt_tokens=P, output_tokens=1, **common).ttft_s
-    gpu_s = sum(p.duration_s * p.tp / c for p in phases)
+    gpu_s = sum(p.duration_s * p.gpus / c for p in phases)
     energy = gpu_s * hw.tdp_w * power_fraction * pue
     kv_per_tok = kv_bytes_per_token(m, kv).magnitude
     step_width = {"best-of-n": n if parallel else 1, "tree": b * w}.get(strategy, 1) * c
@@ -279,7 +295,7 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
         mult = (1.0, 1.0, 1.0)
     nan = 1.0 if feasible else float("nan")
     return ReasoningResult(
-        strategy=strategy, model=m.key, hardware=hw.key, tp=phases[0].tp, steps=K, samples=n,
+        strategy=strategy, model=m.key, hardware=hw.key, tp=int(dep.tp), pp=dep.pp, ep=dep.ep, steps=K, samples=n,
         concurrency=c, tokens_generated=float(tokens), ttft_s=ttft * nan, latency_s=latency * nan,
         itl_start_s=itl[0] * nan, itl_end_s=itl[1] * nan, peak_live_sequences=live * c,
         peak_kv_bytes=float(kv_tokens * c * kv_per_tok), gpu_seconds=gpu_s * nan,

@@ -179,3 +179,14 @@ def test_a_slow_link_turns_the_split_down():
     assert slow.kv_transfer_s > fast.kv_transfer_s * 100
     assert "KV" in slow.reason or "transfer" in slow.reason or "moving" in slow.reason
     assert math.isfinite(slow.summary()["kv_transfer_ms"])
+
+
+def test_reasoning_across_servers_counts_every_gpu_of_the_pipeline():
+    one = ml.reason("llama-3-70b", "h100-sxm", tp=4, steps=2)
+    two = ml.reason("llama-3-70b", "h100-sxm", tp=4, pp=2, steps=2)
+    assert one.feasible and two.feasible
+    # the same work on twice the GPUs, each token through both stages: more GPU-seconds, more energy
+    assert two.energy_j > 1.5 * one.energy_j and two.gpus == 8
+    assert two.itl_start_s == pytest.approx(one.itl_start_s, rel=0.01)   # batch 1: the bubble
+    r1 = ml.reason("deepseek-r1", "h100-sxm", tp=8, pp=2, steps=2, weights="fp8", kv="fp8")
+    assert r1.feasible
