@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test explorers run bench calibrate labs solutions reference lint site preview clean help
+.PHONY: lab test explorers run bench calibrate labs solutions assignments grade reference lint site preview clean help
 
 help:
 	@echo "make lab        open JupyterLab on the student labs (installs on first use)"
@@ -19,6 +19,8 @@ help:
 	@echo "make calibrate  refit the efficiency factors to the published measurements"
 	@echo "make labs       regenerate labs/ from solutions/ (the one source of truth)"
 	@echo "make solutions  re-execute solutions/ in place (after changing the package)"
+	@echo "make assignments  build the nbgrader course in course/: graded sources, student releases, rubrics"
+	@echo "make grade SUBMISSIONS=dir  autograde dir/<student>/<lab>.ipynb offline: grades/*.csv, feedback HTML"
 	@echo "make site       render the Quarto site (or run its structural checks)"
 	@echo "make preview    render every solution notebook to standalone HTML in _preview/"
 	@echo "make reference  regenerate the API reference pages from the docstrings (quartodoc)"
@@ -62,6 +64,14 @@ labs: $(STAMP)
 solutions: $(STAMP)
 	$(BIN)/python scripts/execute_solutions.py
 
+# the instructor kit (nbgrader): course/ and grades/ are build outputs, not committed
+assignments: $(STAMP)
+	$(BIN)/python scripts/assignments.py
+
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder with one folder of notebooks per student>"; exit 2; }
+	$(BIN)/python scripts/grade.py "$(SUBMISSIONS)"
+
 # reference/ and objects.json are build outputs (not committed): quartodoc writes them from the
 # docstrings, and the post-processing gives every page a title and drops dead anchors.
 reference: $(STAMP)
@@ -85,4 +95,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlsyslab tests scripts
 
 clean:
-	rm -rf $(VENV) _preview _site .pytest_cache .hypothesis reference objects.json
+	rm -rf $(VENV) _preview _site .pytest_cache .hypothesis reference objects.json course grades

@@ -1,0 +1,81 @@
+"""Checks that autograded lab cells call: an answer against the reference, a prediction made.
+
+The instructor kit (``make assignments``, ``make grade``; see ``instructors.qmd``) inserts test
+cells into each lab. A visible test says whether the answer is there and of the right kind; a
+hidden one compares it with the reference solution, recomputed in the same notebook, within a
+tolerance wide enough for any correct route (a bisection, a closed form, a coarser scan) and too
+narrow for a wrong one. Predictions are graded for being made, never for being right.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import numbers
+
+__all__ = ["check_answer", "check_prediction", "quietly", "DEFAULT_REL_TOLERANCE"]
+
+DEFAULT_REL_TOLERANCE = 0.02
+"""Relative tolerance of a hidden test: 2%, for answers reached by a different but correct route."""
+
+
+def _magnitude(value):
+    """A plain float from a number, a 0-d array or a pint quantity (its magnitude)."""
+    mag = getattr(value, "magnitude", value)
+    try:
+        return float(mag)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_prediction(name: str, value) -> None:
+    """Pass when a prediction was written (anything but ``...`` or None); say what to do if not."""
+    if value is Ellipsis or value is None:
+        raise AssertionError(f"{name} is still '...': write your prediction before running the reveal")
+
+
+def check_answer(name: str, value, reference=None, *, rel: float = DEFAULT_REL_TOLERANCE,
+                 abs_tol: float = 0.0) -> None:
+    """Check an exercise's answer.
+
+    Without ``reference``: the answer exists and is a finite number, a quantity or a name. With
+    it: numbers must satisfy ``|value - reference| <= max(rel * |reference|, abs_tol)`` (pint
+    quantities are compared in the reference's unit); names (strings) must match, ignoring case
+    and surrounding spaces.
+    """
+    if value is Ellipsis or value is None:
+        raise AssertionError(f"{name} is not computed yet: replace '...' with your answer")
+    if isinstance(value, str):
+        if reference is not None and value.strip().lower() != str(reference).strip().lower():
+            raise AssertionError(f"{name} = {value!r} is not the answer")
+        return
+    if hasattr(value, "to") and hasattr(reference, "units"):
+        try:
+            value = value.to(reference.units)
+        except Exception:  # noqa: BLE001 - any pint error means the wrong dimension
+            raise AssertionError(f"{name} is in the wrong unit ({value.units}); the answer is in "
+                                 f"{reference.units}") from None
+    mag = _magnitude(value)
+    if mag is None or isinstance(value, bool) or not (isinstance(mag, numbers.Real) and math.isfinite(mag)):
+        raise AssertionError(f"{name} should be a finite number; got {value!r}")
+    if reference is None:
+        return
+    ref = _magnitude(reference)
+    if ref is None:
+        raise AssertionError(f"the reference for {name} is not a number ({reference!r})")
+    if abs(mag - ref) > max(rel * abs(ref), abs_tol):
+        raise AssertionError(f"{name} = {mag:.4g} is not within {rel:.0%} of the answer")
+
+
+@contextlib.contextmanager
+def quietly():
+    """Run a reference solution without printing or displaying anything (inside IPython or not)."""
+    try:
+        from IPython.utils.capture import capture_output
+    except ImportError:  # pragma: no cover - outside Jupyter
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+        return
+    with capture_output():
+        yield
