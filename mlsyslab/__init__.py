@@ -39,6 +39,7 @@ from .kv import (
 )
 from .load import LoadResult, load
 from .models import MODELS, Model, model
+from .plan import PlanResult, Workload, plan
 from .queueing import erlang_b, erlang_c, max_rate_for_slo, queue
 from .reasoning import STRATEGIES, ReasoningResult, reason, sweep_steps
 from .routing import POLICIES, cascade, replica_routing
@@ -89,6 +90,7 @@ __all__ = [
     "CacheProvider", "CACHE_PROVIDERS", "cache_provider", "break_even_calls", "request_cost",
     "ttl_fit", "serving_effect",
     "cascade", "replica_routing", "POLICIES", "disaggregate", "DisaggregationResult",
+    "plan", "PlanResult", "Workload",
     "queue", "erlang_b", "erlang_c", "max_rate_for_slo", "goodput", "GoodputResult", "batch_frontier",
     "MlsyslabError", "UnknownNameError", "UnitError", "ValueRangeError", "InfeasibleError",
     "CatalogError",

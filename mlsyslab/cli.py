@@ -233,6 +233,25 @@ def _cmd_goodput(args) -> None:
     _emit(args, r.summary(), str(r))
 
 
+def _cmd_plan(args) -> None:
+    from .plan import Workload, plan
+    from .slo import SLO
+
+    if args.slo_ttft_ms is None and args.slo_itl_ms is None:
+        raise MlsyslabError("give a target: --slo-ttft-ms and/or --slo-itl-ms")
+    gpus = None if args.gpu is None else [g.strip() for g in args.gpu.split(",") if g.strip()]
+    r = plan(args.model, workload=Workload(rate=args.rate, prompt_tokens=args.prompt, output_tokens=args.output),
+             slo=SLO(ttft_ms=args.slo_ttft_ms, itl_ms=args.slo_itl_ms), hardware=gpus,
+             pricing=args.pricing)
+    text = str(r)
+    out = r.summary()
+    if args.emit:
+        r.require_feasible()
+        out["launch"] = r.launch(args.emit)
+        text += "\n\n" + out["launch"]
+    _emit(args, out, text)
+
+
 def _cmd_disagg(args) -> None:
     from .disagg import disaggregate
 
@@ -427,6 +446,21 @@ def build_parser() -> argparse.ArgumentParser:
     _arg(p, "--quality", "quality", default=1.0)
     _add_common(p)
     p.set_defaults(func=_cmd_goodput)
+
+    p = sub.add_parser("plan", help="the cheapest configuration that meets an SLO, and its launch command")
+    _name(p, "--model", "catalog key (e.g. llama-3-70b)", required=True)
+    _name(p, "--gpu", "accelerators to search, comma-separated (default: h100-sxm,h200,b200,mi300x,a100-80gb,l40s)")
+    _arg(p, "--rate", Param("real", "request/s", low=0, low_open=True, high=1e7), required=True,
+         help="Poisson arrivals")
+    _arg(p, "--prompt", Param("int", "token", low=1, high=1e7), default=512, help="mean prompt tokens")
+    _arg(p, "--output", Param("int", "token", low=2, high=1e7), default=256, help="mean output tokens")
+    _arg(p, "--slo-ttft-ms", "slo_ttft_ms", help="p99 TTFT target")
+    _arg(p, "--slo-itl-ms", "slo_itl_ms", help="mean inter-token latency target")
+    _arg(p, "--pricing", Param("choice", choices=("on-demand", "spot")), default="on-demand")
+    _arg(p, "--emit", Param("choice", choices=("vllm", "sglang", "trtllm"), optional=True),
+         help="print the launch command of the cheapest plan for this engine")
+    _add_common(p)
+    p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("disagg", help="colocated or disaggregated prefill/decode, and how many GPUs of each")
     _name(p, "--model", "catalog key (e.g. llama-3.1-70b)", required=True)

@@ -73,7 +73,7 @@ scheduler step by step with the same step time and is the reference for these fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from statistics import NormalDist
 
@@ -388,8 +388,9 @@ class LoadResult(Report):
                 f"(limit {int(self.batch_limit):,}), {self.queue:,.1f} queued; bound by {self.bottleneck}")
 
 
-@checked("prompt_tokens", "cached_prompt_tokens", "prompt_cv", "output_cv", "tp", "pp", "ep", "max_batch",
+@checked("prompt_tokens", "cached_prompt_tokens", "prompt_cv", "output_cv", "tp", "pp", "ep",
          "max_batched_tokens", "kv_allocation", "memory_utilization",
+         max_batch=replace(P["max_batch"], array=True),
          concurrency=Param("int", "request", low=1, high=1e9, array=True, optional=True),
          rate=Param("real", "request/s", low=0, low_open=True, high=1e9, array=True, optional=True,
                     units=("1/s", "query/s")),
@@ -434,7 +435,7 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
         Sustained fractions of peak; the calibrated ones by default.
     memory_utilization : float
         Fraction of each GPU's memory the engine may use, in (0, 1].
-    max_batch : int, optional
+    max_batch : int or array, optional
         Cap on running sequences (vLLM ``max_num_seqs``); by default only memory bounds it.
     max_batched_tokens : int
         Token budget of one step (vLLM ``max_num_batched_tokens``), >= 1; default 8192.

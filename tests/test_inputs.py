@@ -53,8 +53,10 @@ CALLS = {
     "queue": ((1.0, 2, 0.5), {}),
     "max_rate_for_slo": ((4, 1.0, 3.0), {}),
     "disaggregate": (("llama-3-8b", "h100-sxm"), {"rate": 1.0, "slo_itl_ms": 20}),
+    "plan": (("llama-3-8b",), {"workload": ml.Workload(rate=2.0), "slo": ml.SLO(ttft_ms=1000),
+                               "hardware": "l4"}),
 }
-SLOW = {"cascade", "fleet", "simulate", "replica_routing", "batch_frontier", "disaggregate"}
+SLOW = {"cascade", "fleet", "simulate", "replica_routing", "batch_frontier", "disaggregate", "plan"}
 
 
 def test_every_public_function_declares_its_parameters():
@@ -165,6 +167,7 @@ BASE_ARGV = {
     "models": [],
     "hardware": [],
     "disagg": ["--model", "llama-3-8b", "--gpu", "h100", "--rate", "1"],
+    "plan": ["--model", "llama-3-8b", "--gpu", "l4", "--rate", "1", "--slo-ttft-ms", "1000"],
 }
 TEXT = st.sampled_from(["nan", "inf", "-inf", "-1", "0", "0.5", "2.5", "1e308", "abc", "", "1,2", "60GB",
                         "3", "100000", "llama-3-70b", "fp8", "p99", "-0", "1e-300"])

@@ -1,0 +1,89 @@
+"""plan(): the cheapest configuration that meets an SLO, its frontier and its launch command."""
+
+import re
+
+import numpy as np
+import pytest
+
+import mlsyslab as ml
+from mlsyslab.plan import ENGINES, NO_CAP
+
+SLO = ml.SLO(ttft_ms=1000, itl_ms=30)
+WL = ml.Workload(rate=30, prompt_tokens=2000, output_tokens=400)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return ml.plan("llama-3-8b", workload=WL, slo=SLO, hardware=["h100-sxm", "l40s"])
+
+
+def test_the_best_plan_meets_the_slo_at_its_share_of_the_traffic(small):
+    b = small.best
+    dep = small.deployment()
+    cap = None if b["max_batch"] >= NO_CAP else int(b["max_batch"])
+    at = ml.load(dep, rate=WL.rate / b["replicas"], prompt_tokens=WL.prompt_tokens,
+                 output_tokens=WL.output_tokens, max_batch=cap)
+    assert bool(SLO.met(at))
+    assert b["gpus"] == b["replicas"] * b["tp"] * b["pp"]
+    assert b["usd_per_hour"] == pytest.approx(b["gpus"] * ml.accelerator(b["hardware"]).on_demand_usd_h)
+
+
+def test_plan_agrees_with_fleet_for_the_same_configuration(small):
+    """fleet refines r* further; plan's grid is coarser, so it may need one replica more, never fewer."""
+    b = small.best
+    cap = None if b["max_batch"] >= NO_CAP else int(b["max_batch"])
+    f = ml.fleet(small.deployment(), qps=WL.rate, prompt_tokens=WL.prompt_tokens,
+                 output_tokens=WL.output_tokens, slo=SLO, max_batch=cap)
+    assert f.replicas <= b["replicas"] <= f.replicas + 1
+
+
+def test_more_choice_is_never_dearer_and_a_tighter_slo_never_cheaper(small):
+    h100 = ml.plan("llama-3-8b", workload=WL, slo=SLO, hardware="h100-sxm")
+    assert small.best["usd_per_hour"] <= h100.best["usd_per_hour"]
+    tight = ml.plan("llama-3-8b", workload=WL, slo=ml.SLO(ttft_ms=1000, itl_ms=10), hardware="h100-sxm")
+    assert tight.best["usd_per_hour"] >= h100.best["usd_per_hour"]
+
+
+def test_every_rejected_candidate_says_why(small):
+    assert small.table["reason"][~small.table["feasible"]].notna().all()
+    big = ml.plan("llama-3-70b", workload=WL, slo=SLO, hardware="l40s", weights=("fp16",), kv=("fp16",))
+    rejected = big.table[~big.table["feasible"]]
+    assert len(rejected) and rejected["reason"].str.len().gt(10).all()
+    assert rejected["reason"].str.contains("does not fit").any()
+
+
+def test_the_frontier_is_monotone_and_contains_the_best(small):
+    f = small.frontier
+    assert f.iloc[0]["usd_per_hour"] == small.best["usd_per_hour"]
+    assert np.all(np.diff(f["usd_per_hour"]) >= 0) and np.all(np.diff(f["e2e_ms"]) < 0)
+
+
+def test_a_model_too_big_for_one_server_is_planned_across_servers():
+    r = ml.plan("deepseek-r1", workload=ml.Workload(rate=2, prompt_tokens=1000, output_tokens=1000),
+                slo=ml.SLO(ttft_ms=3000), hardware="h100-sxm", weights=("fp8",), kv=("fp8",),
+                max_batch=(64, None))
+    b = r.best
+    assert b["pp"] >= 2 and b["servers"] >= 2
+    assert "--pipeline-parallel-size" in r.launch("vllm") and "servers" in r.launch("vllm")
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES["engines"]))
+def test_every_emitted_flag_is_in_that_engines_documentation(small, engine):
+    documented = set(ENGINES["engines"][engine]["documented"])
+    for _, row in small.frontier.iterrows():
+        cmd = small.launch(engine, row)
+        emitted = {f for line in cmd.splitlines() if not line.startswith("#")
+                   for f in re.findall(r"(?<![\w-])(--[a-z][a-z0-9_-]*)", line)}
+        assert emitted and emitted <= documented, emitted - documented
+        assert ENGINES["engines"][engine]["source"]["url"] in cmd
+
+
+def test_bad_input_says_what_is_allowed():
+    with pytest.raises(ml.ValueRangeError, match="rate"):
+        ml.Workload(rate=0)
+    with pytest.raises(ml.ValueRangeError, match="workload"):
+        ml.plan("llama-3-8b", workload=30, slo=SLO)
+    with pytest.raises(ml.UnknownNameError, match="h100"):
+        ml.plan("llama-3-8b", workload=WL, slo=SLO, hardware="h1000")
+    with pytest.raises(ml.UnknownNameError):
+        ml.plan("llama-3-8b", workload=WL, slo=SLO, hardware="h100-sxm").launch("tgi")
