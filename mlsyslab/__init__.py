@@ -8,6 +8,7 @@ TCO, prompt caching, routing and queueing; catalogs of accelerators and models w
 >>> r.itl.to("ms")  # doctest: +SKIP
 """
 
+from .autoscale import AutoscaleResult, autoscale, read_trace, traffic
 from .cache import (
     CACHE_PROVIDERS,
     CacheProvider,
@@ -90,7 +91,7 @@ __all__ = [
     "CacheProvider", "CACHE_PROVIDERS", "cache_provider", "break_even_calls", "request_cost",
     "ttl_fit", "serving_effect",
     "cascade", "replica_routing", "POLICIES", "disaggregate", "DisaggregationResult",
-    "plan", "PlanResult", "Workload",
+    "plan", "PlanResult", "Workload", "autoscale", "AutoscaleResult", "traffic", "read_trace",
     "queue", "erlang_b", "erlang_c", "max_rate_for_slo", "goodput", "GoodputResult", "batch_frontier",
     "MlsyslabError", "UnknownNameError", "UnitError", "ValueRangeError", "InfeasibleError",
     "CatalogError",

@@ -55,8 +55,11 @@ CALLS = {
     "disaggregate": (("llama-3-8b", "h100-sxm"), {"rate": 1.0, "slo_itl_ms": 20}),
     "plan": (("llama-3-8b",), {"workload": ml.Workload(rate=2.0), "slo": ml.SLO(ttft_ms=1000),
                                "hardware": "l4"}),
+    "traffic": ((), {"hours": 2.0}),
+    "autoscale": ((ml.Deployment("llama-3-8b", "h100-sxm"), ml.traffic(hours=2.0)),
+                  {"slo": ml.SLO(ttft_ms=2000), "long_tokens": 2000}),
 }
-SLOW = {"cascade", "fleet", "simulate", "replica_routing", "batch_frontier", "disaggregate", "plan"}
+SLOW = {"cascade", "fleet", "simulate", "replica_routing", "batch_frontier", "disaggregate", "plan", "autoscale"}
 
 
 def test_every_public_function_declares_its_parameters():

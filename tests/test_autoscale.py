@@ -1,0 +1,78 @@
+"""Autoscaling through a day: triggers, start-up delay, spot and billing, by invariant."""
+
+import numpy as np
+import pytest
+
+import mlsyslab as ml
+from mlsyslab.autoscale import replica_capacity
+
+DEP = ml.Deployment("llama-3.1-8b", "h100-sxm", weights="fp8", kv="fp8")
+SLO = ml.SLO(ttft_ms=2000, itl_ms=30)
+KW = dict(prompt_tokens=1000, short_tokens=300, long_tokens=8000)
+
+
+@pytest.fixture(scope="module")
+def day():
+    trace = ml.traffic(mean_rate=20, seed=1)
+    cap = replica_capacity(DEP, SLO, **KW)
+    runs = {(p, b): ml.autoscale(DEP, trace, slo=SLO, policy=p, billing=b, capacity=cap, **KW)
+            for p in ("requests", "tokens", "kv") for b in ("second", "hour")}
+    return trace, cap, runs
+
+
+def test_traffic_is_seeded_and_diurnal():
+    a, b = ml.traffic(seed=3), ml.traffic(seed=3)
+    assert a.equals(b) and not a.equals(ml.traffic(seed=4))
+    quiet = ml.traffic(bursts=0, mean_rate=10, peak_to_mean=2)
+    assert len(quiet) == 1440 and quiet["rate"].mean() == pytest.approx(10, rel=0.01)
+    assert quiet["rate"].max() == pytest.approx(20, rel=0.01)
+
+
+def test_the_mix_sets_what_a_replica_takes(day):
+    _, cap, runs = day
+    assert cap.long_rps < cap.short_rps
+    assert cap.rps(0.0) == pytest.approx(cap.short_rps) and cap.rps(1.0) == pytest.approx(cap.long_rps)
+    tl = runs[("tokens", "second")].timeline
+    assert np.array_equal(tl["need"], np.ceil(tl["rate"] / cap.rps(tl["long_share"]) - 1e-9).astype(int))
+
+
+def test_a_request_rate_trigger_misses_reasoning_bursts_a_token_trigger_sees(day):
+    _, _, runs = day
+    req, tok = runs[("requests", "second")], runs[("tokens", "second")]
+    assert tok.violation_minutes < req.violation_minutes and tok.excess_fraction < req.excess_fraction
+
+
+def test_hourly_billing_never_costs_less_and_waste_is_what_exceeds_the_need(day):
+    _, _, runs = day
+    for p in ("requests", "tokens", "kv"):
+        assert runs[(p, "hour")].cost_usd >= runs[(p, "second")].cost_usd
+        tl = runs[(p, "second")].timeline
+        assert runs[(p, "second")].wasted_gpu_hours == pytest.approx(np.maximum(tl["provisioned"] - tl["need"], 0).sum() / 60)
+
+
+def test_scale_up_delay_is_loading_the_weights_plus_start_up(day):
+    trace, cap, _ = day
+    r = ml.autoscale(DEP, trace, slo=SLO, capacity=cap, storage_gb_s=1.0, startup_s=30, **KW)
+    assert r.scale_up_s == pytest.approx(DEP.weight_bytes_per_gpu / 1e9 + 30)
+    slow = ml.autoscale(DEP, trace, slo=SLO, capacity=cap, storage_gb_s=0.05, **KW)
+    assert slow.violation_minutes >= r.violation_minutes
+
+
+def test_all_on_demand_pays_no_spot_and_sees_no_preemption(day):
+    trace, cap, _ = day
+    r = ml.autoscale(DEP, trace, slo=SLO, capacity=cap, on_demand_replicas=10_000, **KW)
+    assert r.spot_usd == 0 and r.preemptions == 0
+    s = ml.autoscale(DEP, trace, slo=SLO, capacity=cap, on_demand_replicas=0, preemptions_per_hour=0, **KW)
+    assert s.on_demand_usd == 0 and s.preemptions == 0 and s.cost_usd < r.cost_usd
+
+
+def test_a_trace_from_csv_and_its_errors(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("minute,rate\n0,1.0\n1,2.0\n")
+    t = ml.read_trace(p)
+    assert list(t.columns) == ["minute", "rate", "long_share"] and t["long_share"].eq(0).all()
+    (tmp_path / "bad.csv").write_text("minute,qps\n0,1\n")
+    with pytest.raises(ml.ValueRangeError, match="rate"):
+        ml.read_trace(tmp_path / "bad.csv")
+    with pytest.raises(ml.ValueRangeError, match="trace must be"):
+        ml.autoscale(DEP, [1, 2, 3], slo=SLO)
