@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -201,10 +202,10 @@ class PlanResult(Report):
         servers = int(r["servers"])
         if servers > 1:
             notes.append(e["notes"]["multi_node"].format(servers=servers))
-        lines = [f"# {self.model} on {int(r['gpus_per_replica'])} x {r['hardware']} "
-                 f"(one of {int(r['replicas'])} replicas); flags as documented at {e['source']['url']} "
-                 f"(read {e['source']['date']})"]
-        lines += [f"# {n}" for n in notes]
+        lines = [f"# {self.model} on {int(r['gpus_per_replica'])} x {r['hardware']}: one of "
+                 f"{int(r['replicas'])} replicas",
+                 f"# flag names as documented ({e['source']['date']}):", f"#   {e['source']['url']}"]
+        lines += [f"# {line}" for n in notes for line in textwrap.wrap(n, 86)]
         lines.append(" \\\n    ".join([f"{e['command']} {hf}"] + flags))
         return "\n".join(lines)
 
