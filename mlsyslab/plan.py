@@ -8,6 +8,9 @@ For a `Workload` (Poisson arrivals at ``rate``, mean prompt and answer lengths) 
     accelerator x weight precision x KV precision x tp (x pp where nothing fits one server)
               x batch cap (max_num_seqs) x chunked-prefill budget (max_num_batched_tokens)
 
+(the defaults: ``DEFAULT_PLAN_HARDWARE``, fp16/fp8/int4 weights, fp16/fp8 KV, every tp that
+divides the heads, ``DEFAULT_BATCH_CAPS`` and ``DEFAULT_PREFILL_BUDGETS``)
+
 and sizes each the way `mlsyslab.fleet` does, with the load model: one replica's largest
 Poisson rate that still meets the SLO, ``r*``, is found on a grid of ``GRID`` fractions of its
 capacity (so ``r*`` is low by at most one grid step, about 3% of capacity), then
@@ -52,6 +55,8 @@ GRID = 32
 DEFAULT_PLAN_HARDWARE = ("h100-sxm", "h200", "b200", "mi300x", "a100-80gb", "l40s")
 """Accelerators `plan` searches when none are given: the data-centre parts clouds rent today."""
 DEFAULT_BATCH_CAPS = (8, 16, 32, 64, 128, 256, None)
+DEFAULT_PREFILL_BUDGETS = (2048, DEFAULT_MAX_BATCHED_TOKENS)
+"""Chunked-prefill budgets tried: a small one (short ITL spikes) and the engines' usual default."""
 """Batch caps tried (``None``: only memory bounds the batch)."""
 ENGINES = read_data("engines.toml")
 """Each engine's launch command, documented flags and their source (``data/engines.toml``)."""
@@ -278,10 +283,9 @@ def _candidates(m, hardware, weights, kvs):
                             break
 
 
-@checked("max_batched_tokens",
-         pricing=Param("choice", choices=("on-demand", "spot")))
+@checked(pricing=Param("choice", choices=("on-demand", "spot")))
 def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16", "fp8", "int4"),
-         kv=("fp16", "fp8"), max_batch=DEFAULT_BATCH_CAPS, max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS,
+         kv=("fp16", "fp8"), max_batch=DEFAULT_BATCH_CAPS, max_batched_tokens=DEFAULT_PREFILL_BUDGETS,
          pricing: str = "on-demand") -> PlanResult:
     """Search configurations for the cheapest that meets ``slo`` at ``workload``; see the module docstring.
 
@@ -301,8 +305,8 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
         KV-cache precisions to try.
     max_batch : tuple
         Batch caps to try (``None``: memory only).
-    max_batched_tokens : int
-        Chunked-prefill budget per forward pass.
+    max_batched_tokens : int or tuple of int
+        Chunked-prefill budgets per forward pass to try (vLLM ``max_num_batched_tokens``).
     pricing : str
         ``"on-demand"`` or ``"spot"`` prices from the catalog.
     """
@@ -325,13 +329,15 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
     caps = np.array([NO_CAP if c is None else float(c) for c in max_batch], dtype=float)
     if caps.size == 0 or np.any(caps < 1):
         raise ValueRangeError("max_batch must list caps >= 1 (or None for memory only)")
-    M = int(max_batched_tokens)
-    wl = dict(prompt_tokens=workload.prompt_tokens, output_tokens=workload.output_tokens,
-              prompt_cv=workload.prompt_cv, output_cv=workload.output_cv, max_batched_tokens=M)
+    budgets = [max_batched_tokens] if np.ndim(max_batched_tokens) == 0 else list(max_batched_tokens)
+    if not budgets or any(not float(b).is_integer() or b < 1 for b in budgets):
+        raise ValueRangeError(f"max_batched_tokens must be whole numbers >= 1; got {max_batched_tokens!r}")
     lam = workload.rate
     frac = np.linspace(1.0 / GRID, 1.0 - 1.0 / GRID, GRID)
     rows = []
-    for hw, w, kvp, dep, why in _candidates(m, keys, ws, kvs):
+    for (hw, w, kvp, dep, why), M in ((c, int(b)) for c in _candidates(m, keys, ws, kvs) for b in budgets):
+        wl = dict(prompt_tokens=workload.prompt_tokens, output_tokens=workload.output_tokens,
+                  prompt_cv=workload.prompt_cv, output_cv=workload.output_cv, max_batched_tokens=M)
         price = _price(hw, pricing)
         common = {"hardware": hw.key, "weights": w, "kv": kvp, "max_batched_tokens": M}
         if dep is None:

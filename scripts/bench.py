@@ -87,8 +87,20 @@ def bench_startup() -> None:
           f"`mlsyslab serve` answers in {cli:.3f} s")
 
 
+def bench_plan() -> None:
+    """plan(): goal, a thousand candidates in about a second."""
+    w = ml.Workload(rate=6, prompt_tokens=3000, output_tokens=1050, output_cv=1.6)
+    slo = ml.SLO(ttft_ms=2000, itl_ms=40)
+    for hardware in (["h100-sxm", "b200"], None):
+        t, r = best_of(lambda hardware=hardware: ml.plan("llama-3.1-70b", workload=w, slo=slo, hardware=hardware),
+                       repeat=2)
+        print(f"plan     {len(r.table):,} candidates ({'default accelerators' if hardware is None else ', '.join(hardware)}) "
+              f"in {t:.2f} s: {len(r.table) / t:,.0f} candidates/s")
+
+
 if __name__ == "__main__":
     bench_serve()
     bench_load()
     bench_simulate()
+    bench_plan()
     bench_startup()
