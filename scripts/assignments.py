@@ -38,7 +38,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from make_labs import ASSIGN, _title  # noqa: E402
+from make_labs import ASSIGN, derived_notebook, kept_cells  # noqa: E402
 
 PREDICTION_POINTS = 1
 EXERCISE_POINTS = 3
@@ -66,6 +66,13 @@ def _meta(grade_id: str, *, solution: bool, grade: bool, points: int = 0, locked
     return meta
 
 
+def _test_cell(source: str, grade_id: str, points: int):
+    """A locked, autograded test cell worth ``points``."""
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = _meta(grade_id, solution=False, grade=True, points=points, locked=True)
+    return cell
+
+
 def _names(body: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for line in body.splitlines()
                               if (m := ASSIGN.match(line)) and not line.startswith((" ", "\t"))))
@@ -77,23 +84,13 @@ def _strip_quarto(source: str) -> list[str]:
 
 def source_version(nb, lab: str):
     """The nbgrader source notebook of one solved lab, and its rubric (Markdown)."""
-    out = nbformat.v4.new_notebook(metadata=dict(nb.metadata))
-    out.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    out = derived_notebook(nb)
     rubric = [f"# {lab}: points and rubric", "",
               f"Predictions: {PREDICTION_POINTS} point each, for being made (never for being right). "
               f"Exercises: {EXERCISE_POINTS} points each, autograded against the reference solution. "
               f"Written answers: {WRITTEN_POINTS} points each, graded by hand with the rubric below.", ""]
     cells, n_pred, n_ex = nb.cells, 0, 0
-    for i, cell in enumerate(cells):
-        tags = cell.get("metadata", {}).get("tags", [])
-        if "solution-only" in tags:
-            continue
-        if i == 0 and cell.cell_type == "raw":
-            title = _title(cell.source)
-            if title:
-                out.cells.append(nbformat.v4.new_markdown_cell(f"# {title}"))
-            continue
-        c = nbformat.from_dict(dict(cell))
+    for i, tags, c in kept_cells(nb):
         if c.cell_type == "code":
             c.outputs, c.execution_count = [], None
         if c.cell_type == "code" and "prediction" in tags:
@@ -110,10 +107,7 @@ def source_version(nb, lab: str):
             test = "\n".join(["# A prediction earns its point for being made, whatever its value.",
                               "from mlsyslab.grading import check_prediction", ""]
                              + [f"check_prediction({n!r}, {n})" for n in names])
-            t = nbformat.v4.new_code_cell(test)
-            t.metadata["nbgrader"] = _meta(f"predict-{n_pred}-made", solution=False, grade=True,
-                                           points=PREDICTION_POINTS, locked=True)
-            out.cells.append(t)
+            out.cells.append(_test_cell(test, f"predict-{n_pred}-made", PREDICTION_POINTS))
             continue
         if c.cell_type == "code" and "solution" in tags:
             n_ex += 1
@@ -140,10 +134,7 @@ def source_version(nb, lab: str):
                    f"for _name, _mine, _ref in zip({answers!r}, ({ref},), _reference()):",
                    "    check_answer(_name, _mine, _ref)",
                    "### END HIDDEN TESTS"])
-            t = nbformat.v4.new_code_cell(test)
-            t.metadata["nbgrader"] = _meta(f"ex{n_ex}", solution=False, grade=True,
-                                           points=EXERCISE_POINTS, locked=True)
-            out.cells.append(t)
+            out.cells.append(_test_cell(test, f"ex{n_ex}", EXERCISE_POINTS))
             continue
         if c.cell_type == "markdown" and "solution" in tags:
             worked = re.sub(r":::.*?\n|\n:::\s*$", "", c.source, flags=re.S).strip()

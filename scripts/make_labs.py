@@ -41,9 +41,16 @@ def _title(raw: str) -> str | None:
     return m.group(1).strip().strip('"') if m else None
 
 
-def student_version(nb):
+def derived_notebook(nb):
+    """An empty notebook with ``nb``'s metadata and the python3 kernelspec every copy uses."""
     out = nbformat.v4.new_notebook(metadata=dict(nb.metadata))
     out.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return out
+
+
+def kept_cells(nb):
+    """Yield ``(index, tags, cell copy)`` for every cell a copy of the lab keeps: the raw front
+    matter becomes the title heading, ``solution-only`` cells are dropped."""
     for i, cell in enumerate(nb.cells):
         tags = cell.get("metadata", {}).get("tags", [])
         if "solution-only" in tags:
@@ -51,9 +58,14 @@ def student_version(nb):
         if i == 0 and cell.cell_type == "raw":
             title = _title(cell.source)
             if title:
-                out.cells.append(nbformat.v4.new_markdown_cell(f"# {title}", id=cell.get("id", "title")))
+                yield i, ["title"], nbformat.v4.new_markdown_cell(f"# {title}", id=cell.get("id", "title"))
             continue
-        c = nbformat.from_dict(dict(cell))
+        yield i, tags, nbformat.from_dict(dict(cell))
+
+
+def student_version(nb):
+    out = derived_notebook(nb)
+    for _, tags, c in kept_cells(nb):
         if c.cell_type == "code":
             if "solution" in tags or "prediction" in tags:
                 lines = [line for line in c.source.splitlines() if not line.startswith("#|")]
