@@ -230,7 +230,7 @@ class PlanResult(Report):
     def __str__(self) -> str:
         w = self.workload
         head = (f"plan for {self.model}: {w.rate:g} req/s, {w.prompt_tokens:,} in / {w.output_tokens:,} out, "
-                f"SLO: {self.slo}; {len(self.table):,} candidates in {self.seconds:.1f} s, "
+                f"SLO: {self.slo}; {len(self.table):,} candidates searched, "
                 f"{int(self.table['feasible'].sum()):,} meet it")
         if not self.feasible:
             return f"{head}\n  INFEASIBLE: {self.reason}"
