@@ -19,8 +19,8 @@ capacity (so ``r*`` is low by at most one grid step, about 3% of capacity), then
     USD per million tokens = USD/hour / (rate x (prompt + answer tokens) x 3600) x 1e6
 
 The operating point (each replica at ``rate / replicas``) gives the latencies reported. All tp
-degrees and batch caps of one accelerator and precision are one vectorised call of `load`, so a
-search of a thousand candidates takes about a second. A candidate that does not fit, or misses
+degrees and batch caps of one accelerator, precision and prefill budget are one vectorised call
+of `load`, so a search of a thousand-odd candidates takes seconds (``make bench`` measures it). A candidate that does not fit, or misses
 the SLO even at a trickle of traffic, stays in the table with the reason.
 
 The Pareto frontier keeps the candidates no other beats on both cost and mean end-to-end
