@@ -39,11 +39,13 @@ from .kv import (
     max_sequences,
 )
 from .load import LoadResult, load
+from .mig import mig_profiles, mig_slice
 from .models import MODELS, Model, model
 from .plan import PlanResult, Workload, plan
 from .queueing import erlang_b, erlang_c, max_rate_for_slo, queue
 from .reasoning import STRATEGIES, ReasoningResult, reason, sweep_steps
 from .routing import POLICIES, cascade, replica_routing
+from .semantic import SemanticCache, semantic_cache
 from .serving import (
     DEFAULT_EFFICIENCY,
     Efficiency,
@@ -54,6 +56,8 @@ from .serving import (
 )
 from .simulation import SimulationResult, simulate
 from .slo import SLO
+from .speculative import SpeculativeResult, speculative
+from .spot import SpotCost, spot_cost
 from .tco import (
     Fleet,
     Pricing,
@@ -92,6 +96,8 @@ __all__ = [
     "ttl_fit", "serving_effect",
     "cascade", "replica_routing", "POLICIES", "disaggregate", "DisaggregationResult",
     "plan", "PlanResult", "Workload", "autoscale", "AutoscaleResult", "traffic", "read_trace",
+    "speculative", "SpeculativeResult", "mig_profiles", "mig_slice", "spot_cost", "SpotCost",
+    "semantic_cache", "SemanticCache",
     "queue", "erlang_b", "erlang_c", "max_rate_for_slo", "goodput", "GoodputResult", "batch_frontier",
     "MlsyslabError", "UnknownNameError", "UnitError", "ValueRangeError", "InfeasibleError",
     "CatalogError",

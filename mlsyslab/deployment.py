@@ -199,7 +199,8 @@ def calibrated_efficiency(hardware) -> Efficiency:
     global value cannot fit (see ``make calibrate``).
     """
     hw = accelerator(hardware)
-    override = _CALIBRATION["efficiency"].get("by_hardware", {}).get(hw.key, {})
+    base_key = hw.key.split(":")[0]          # a MIG slice ("h100-sxm:1g.10gb") runs its GPU's stack
+    override = _CALIBRATION["efficiency"].get("by_hardware", {}).get(base_key, {})
     return replace(DEFAULT_EFFICIENCY, **{k: v for k, v in override.items() if k in _EFF_FIELDS})
 
 

@@ -56,6 +56,10 @@ CALLS = {
     "plan": (("llama-3-8b",), {"workload": ml.Workload(rate=2.0), "slo": ml.SLO(ttft_ms=1000),
                                "hardware": "l4"}),
     "traffic": ((), {"hours": 2.0}),
+    "speculative": ((ml.Deployment("llama-3-8b", "h100-sxm"), "llama-3.2-1b"), {}),
+    "spot_cost": ((), {"on_demand_usd_h": 3.0, "spot_usd_h": 1.5, "interruptions_per_hour": 0.5}),
+    "semantic_cache": ((), {"hit_rate": 0.3, "false_hit_rate": 0.01, "request_usd": 0.002,
+                            "lookup_usd": 0.00005, "wrong_answer_usd": 0.1}),
     "autoscale": ((ml.Deployment("llama-3-8b", "h100-sxm"), ml.traffic(hours=2.0)),
                   {"slo": ml.SLO(ttft_ms=2000), "long_tokens": 2000}),
 }
