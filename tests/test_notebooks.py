@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
-LABS = ["01_two_phases", "02_kv_wall", "03_nine_million_question", "04_routing", "05_under_load", "07_split_and_spread", "08_capstone"]
+LABS = ["01_two_phases", "02_kv_wall", "03_nine_million_question", "04_routing", "05_under_load", "06_cost_playbook", "07_split_and_spread", "08_capstone"]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import make_labs  # noqa: E402
@@ -153,6 +153,7 @@ INPUTS = {
     "03_nine_million_question": {"$9M", "16x", "4 x"},      # the title; a question; a server
     "04_routing": {"1.25x", "0.1x", "80%", "95%"},          # a price list; exercise pass rates
     "05_under_load": set(),
+    "06_cost_playbook": {"4x", "4 x", "3.2x"},              # the MIG example it quotes
     "07_split_and_spread": {"160ms"},                       # a quoted sentence the lab checks
     "08_capstone": {"40%", "85%", "25 ms", "0.2 GB", "2 GB"},  # quoted advice; exercise inputs
 }
