@@ -45,7 +45,6 @@ from .hardware import HARDWARE, accelerator
 from .load import load
 from .models import model as _model
 from .params import P, Param, checked
-from .precision import BYTES_PER_ELEMENT
 from .slo import SLO
 
 __all__ = ["Workload", "plan", "PlanResult", "ENGINES", "DEFAULT_PLAN_HARDWARE", "GRID"]
@@ -274,12 +273,11 @@ def _candidates(m, hardware, weights, kvs):
                     continue
                 yield hw, w, kv, dep, None
                 if not np.any(dep.weights_fit()) and hw.scale_out_gb_s:
-                    widest = int(tps[-1])
+                    # nothing fits one server: the fewest stages of the widest group that do
                     for stages in (2, 4, 8):
-                        share = -(-m.layers // stages) / m.layers
-                        if m.params_b * 1e9 * BYTES_PER_ELEMENT[w] / widest * share < hw.memory_gb * 1e9 * 0.85:
-                            yield hw, w, kv, Deployment(m, hw, tp=np.array([[widest]]), pp=stages,
-                                                        weights=w, kv=kv), None
+                        staged = Deployment(m, hw, tp=np.array([[int(tps[-1])]]), pp=stages, weights=w, kv=kv)
+                        if np.any(staged.weights_fit()):
+                            yield hw, w, kv, staged, None
                             break
 
 

@@ -125,11 +125,19 @@ def test_ep_refuses_dense_models_and_bad_layouts():
         Deployment("deepseek-r1", "h200", tp=8, ep=8, expert_skew=0.5, **R1)
 
 
-def test_ep1_and_pp1_leave_the_single_group_model_unchanged():
-    a = Deployment("mixtral-8x7b", "h100-sxm", tp=2)
-    b = Deployment("mixtral-8x7b", "h100-sxm", tp=2, pp=1, ep=1)
-    B = np.array([1.0, 8, 64, 512])
-    assert np.array_equal(a.step_seconds(B, 1024, 256, 128), b.step_seconds(B, 1024, 256, 128))
+def test_a_pipeline_round_is_one_groups_pass_at_a_micro_batch_plus_the_sends():
+    """pp=2 at 64 decoding sequences: two micro-batches of 32; the round is the tp=4 group's pass
+    over 32 tokens (its overhead counted once) plus one send of 32 tokens' hidden state over NVLink."""
+    one = Deployment("llama-3-70b", "h100-sxm", tp=4)
+    two = Deployment("llama-3-70b", "h100-sxm", tp=4, pp=2)              # 80 layers: 40 + 40
+    over = one.efficiency.step_overhead_ms * 1e-3
+    send = P2P_LATENCY_US["nvlink"] * 1e-6 + 32 * 2 * 8192 * 2 / 4 / (450e9 * one.efficiency.interconnect)
+    expected = (float(one.step_seconds(32, 2048)) - over) + send + over
+    assert float(two.step_seconds(64, 2048)) == pytest.approx(expected, rel=1e-12)
+    # and with prefill in the pass, the same holds token for token
+    expected = (float(one.step_seconds(16, 2048, 2048, 1024)) - over) + P2P_LATENCY_US["nvlink"] * 1e-6 \
+        + (16 + 2048) * 2 * 8192 * 2 / 4 / (450e9 * one.efficiency.interconnect) + over
+    assert float(two.step_seconds(32, 2048, 4096, 1024)) == pytest.approx(expected, rel=1e-12)
 
 
 # --- fleets across servers ----------------------------------------------------------------------
