@@ -548,6 +548,8 @@ class Deployment:
                 else:
                     bt = b / tp
                     coeff["moe"] = (m.non_expert_params * bt, m.routed_expert_params_total * bt, miss)
+            coeff["kv_read_s"] = coeff["kv_tok"] / bw                  # reading one token's KV
+            coeff["ctx_s"] = np.maximum(coeff["kv_read_s"], coeff["attn_per_ctx"])   # per context token
             object.__setattr__(self, "_arrays", coeff)
         return self._arrays
 
@@ -586,10 +588,12 @@ class Deployment:
         pipeline sends aside: linear layers, attention (per data-parallel group) and the
         tensor-parallel all-reduces."""
         k = self._coefficients()
-        g, x = k["groups"], d + p
-        dec = d / g * cd * np.maximum(k["kv_tok"] / k["bw"], k["attn_per_ctx"])
-        pre = np.maximum(p / g * k["kv_tok"] / k["bw"], p / g * cp * k["attn_per_ctx"])
-        return self._linear_seconds(x) + dec + pre + k["comm_fixed"] + x / g * k["comm_per_tok"]
+        x = d + p
+        if k["groups"] != 1.0:                  # attention per data-parallel group, on its share
+            d, p = d / k["groups"], p / k["groups"]
+        dec = d * cd * k["ctx_s"]
+        pre = np.maximum(p * k["kv_read_s"], p * cp * k["attn_per_ctx"])
+        return self._linear_seconds(x) + dec + pre + k["comm_fixed"] + (d + p) * k["comm_per_tok"]
 
     def step_seconds(self, decode_tokens, decode_context, prefill_tokens=0.0, prefill_context=0.0):
         """Duration of one forward pass (a pipeline round when pp > 1) in seconds.
