@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -62,6 +62,14 @@ ENGINES = read_data("engines.toml")
 NO_CAP = 1e9
 
 
+_WORKLOAD_PARAMS = {
+    "rate": Param("real", "request/s", low=0, low_open=True, high=1e7, units=("1/s", "query/s")),
+    "prompt_tokens": replace(P["prompt_tokens"], array=False, kind="int"),
+    "output_tokens": Param("int", "token", low=2, high=P["output_tokens"].high),
+    "prompt_cv": P["prompt_cv"], "output_cv": P["output_cv"],
+}
+
+
 @dataclass(frozen=True)
 class Workload:
     """Traffic to serve: Poisson arrivals of requests with mean prompt and answer lengths.
@@ -87,14 +95,8 @@ class Workload:
     output_cv: float = 0.0
 
     def __post_init__(self):
-        for name, lo, hi in (("rate", 0.0, 1e7), ("prompt_tokens", 1, P["prompt_tokens"].high),
-                             ("output_tokens", 2, P["output_tokens"].high), ("prompt_cv", 0.0, 100.0),
-                             ("output_cv", 0.0, 100.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not (
-                    lo <= v <= hi) or (name == "rate" and v <= 0):
-                raise ValueRangeError(f"Workload {name} must be a number in [{lo:g}, {hi:g}]"
-                                      f"{' and > 0' if name == 'rate' else ''}; got {v!r}")
+        for name, spec in _WORKLOAD_PARAMS.items():   # the package's declarations, checked once
+            object.__setattr__(self, name, spec.check(name, getattr(self, name)))
 
     @property
     def tokens_per_second(self) -> float:

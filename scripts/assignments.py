@@ -35,6 +35,8 @@ from pathlib import Path
 
 import nbformat
 
+from mlsyslab.grading import DEFAULT_REL_TOLERANCE
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -123,7 +125,7 @@ def source_version(nb, lab: str):
             ref = ", ".join(answers)
             test = "\n".join(
                 [f"# Exercise {n_ex}, {EXERCISE_POINTS} points: {', '.join(answers)} against the reference "
-                 f"solution (a {int(round(100 * 0.02))}% tolerance).",
+                 f"solution (a {DEFAULT_REL_TOLERANCE:.0%} tolerance).",
                  "from mlsyslab.grading import check_answer, quietly", ""]
                 + [f"check_answer({a!r}, {a})" for a in answers]
                 + ["### BEGIN HIDDEN TESTS",
