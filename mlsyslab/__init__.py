@@ -1,25 +1,93 @@
 """mlsyslab: the economics of serving large language models, from first principles.
 
-Analytical models with units (pint) for serving, KV-cache memory, reasoning, fleet sizing and
-TCO, prompt caching, routing and queueing; catalogs of accelerators and models with sources.
+Analytical models with units (pint), in layers that import only the layers below them:
+
+- `mlsyslab.catalog`: accelerators, model architectures, number formats, literature quotes;
+- `mlsyslab.engine`: a deployment and its forward pass, a batch (`serve`), a server under
+  traffic (`load`, `simulate`), KV memory, queueing, speculative decoding, MIG, SLOs, goodput;
+- `mlsyslab.economics`: fleets and TCO, spot, prompt and semantic caching, routing, reasoning;
+- `mlsyslab.course`: the labs' helpers, figures, grading and the validation report;
+- `mlsyslab.planning`: plans under an SLO, autoscaling, disaggregated pools;
+- at the root: `units`, `params` (every parameter's unit and range), `errors`, `report` (the
+  base of every result) and `cli`.
+
+The names below (``ml.serve``, ``ml.Deployment``, ...) are the curated public API.
 
 >>> import mlsyslab as ml
 >>> r = ml.serve("llama-3-8b", "h100-sxm", batch=8, prompt_tokens=512, output_tokens=256)
 >>> r.itl.to("ms")  # doctest: +SKIP
 """
 
-from .autoscale import AutoscaleResult, autoscale, read_trace, traffic
-from .cache import (
+from .catalog import (
+    HARDWARE,
+    MODELS,
+    Accelerator,
+    Model,
+    accelerator,
+    model,
+)
+from .economics import (
     CACHE_PROVIDERS,
+    POLICIES,
+    STRATEGIES,
     CacheProvider,
+    Fleet,
+    Pricing,
+    ReasoningResult,
+    SemanticCache,
+    SpotCost,
+    TCOResult,
+    billed_cost,
     break_even_calls,
     cache_provider,
+    cascade,
+    cost_per_accepted,
+    cost_per_million_tokens,
+    cost_per_query,
+    fleet,
+    reason,
+    replica_routing,
     request_cost,
+    semantic_cache,
     serving_effect,
+    spot_cost,
+    sweep_steps,
+    tco,
     ttl_fit,
 )
-from .deployment import Deployment, StepTime, calibrated_efficiency
-from .disagg import DisaggregationResult, disaggregate
+from .engine import (
+    DEFAULT_EFFICIENCY,
+    SLO,
+    Deployment,
+    Efficiency,
+    GoodputResult,
+    LoadResult,
+    ServingResult,
+    SimulationResult,
+    SpeculativeResult,
+    StepTime,
+    allocation_waste,
+    arithmetic_intensity,
+    batch_frontier,
+    calibrated_efficiency,
+    decode_step,
+    erlang_b,
+    erlang_c,
+    goodput,
+    kv_bytes_per_sequence,
+    kv_bytes_per_token,
+    kv_cache,
+    kv_pool,
+    load,
+    max_rate_for_slo,
+    max_sequences,
+    mig_profiles,
+    mig_slice,
+    queue,
+    serve,
+    simulate,
+    speculative,
+)
 from .errors import (
     CatalogError,
     InfeasibleError,
@@ -28,46 +96,16 @@ from .errors import (
     UnknownNameError,
     ValueRangeError,
 )
-from .goodput import GoodputResult, batch_frontier, goodput
-from .hardware import HARDWARE, Accelerator, accelerator
-from .kv import (
-    allocation_waste,
-    kv_bytes_per_sequence,
-    kv_bytes_per_token,
-    kv_cache,
-    kv_pool,
-    max_sequences,
-)
-from .load import LoadResult, load
-from .mig import mig_profiles, mig_slice
-from .models import MODELS, Model, model
-from .plan import PlanResult, Workload, plan
-from .queueing import erlang_b, erlang_c, max_rate_for_slo, queue
-from .reasoning import STRATEGIES, ReasoningResult, reason, sweep_steps
-from .routing import POLICIES, cascade, replica_routing
-from .semantic import SemanticCache, semantic_cache
-from .serving import (
-    DEFAULT_EFFICIENCY,
-    Efficiency,
-    ServingResult,
-    arithmetic_intensity,
-    decode_step,
-    serve,
-)
-from .simulation import SimulationResult, simulate
-from .slo import SLO
-from .speculative import SpeculativeResult, speculative
-from .spot import SpotCost, spot_cost
-from .tco import (
-    Fleet,
-    Pricing,
-    TCOResult,
-    billed_cost,
-    cost_per_accepted,
-    cost_per_million_tokens,
-    cost_per_query,
-    fleet,
-    tco,
+from .planning import (
+    AutoscaleResult,
+    DisaggregationResult,
+    PlanResult,
+    Workload,
+    autoscale,
+    disaggregate,
+    plan,
+    read_trace,
+    traffic,
 )
 
 

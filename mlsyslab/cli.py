@@ -59,7 +59,7 @@ def _source(src) -> dict | None:
 def _cmd_models(args) -> None:
     from dataclasses import fields
 
-    from .models import MODELS
+    from .catalog.models import MODELS
 
     rows = []
     for m in MODELS.values():
@@ -77,7 +77,7 @@ def _cmd_models(args) -> None:
 def _cmd_hardware(args) -> None:
     from dataclasses import fields
 
-    from .hardware import HARDWARE
+    from .catalog.hardware import HARDWARE
 
     rows = []
     for h in HARDWARE.values():
@@ -95,7 +95,7 @@ def _cmd_hardware(args) -> None:
 
 
 def _cmd_serve(args) -> None:
-    from .serving import serve
+    from .engine.serving import serve
 
     r = serve(args.model, args.gpu, batch=args.batch, prompt_tokens=args.prompt,
               output_tokens=args.output, tp=args.tp, pp=args.pp, ep=args.ep, weights=args.weights, kv=args.kv)
@@ -103,7 +103,7 @@ def _cmd_serve(args) -> None:
 
 
 def _cmd_load(args) -> None:
-    from .load import load
+    from .engine.load import load
 
     if (args.concurrency is None) == (args.rate is None):
         raise MlsyslabError("give exactly one of --concurrency or --rate")
@@ -130,7 +130,7 @@ def _cmd_load(args) -> None:
 
 
 def _cmd_kv(args) -> None:
-    from .kv import kv_cache
+    from .engine.kv import kv_cache
 
     if args.kv_pool is not None and args.gpu is not None:
         raise MlsyslabError("give either --kv-pool or --gpu, not both")
@@ -140,7 +140,7 @@ def _cmd_kv(args) -> None:
 
 
 def _cmd_reason(args) -> None:
-    from .reasoning import reason
+    from .economics.reasoning import reason
 
     r = reason(args.model, args.gpu, strategy=args.strategy, steps=args.steps,
                tokens_per_step=args.tokens_per_step, prompt_tokens=args.prompt,
@@ -151,7 +151,7 @@ def _cmd_reason(args) -> None:
 
 
 def _fleet(args):
-    from .tco import fleet
+    from .economics.tco import fleet
 
     output = args.output + (args.steps * args.tokens_per_step if args.steps else 0)
     return fleet(args.model, args.gpu, qps=args.qps, prompt_tokens=args.prompt, output_tokens=output,
@@ -166,7 +166,7 @@ def _cmd_fleet(args) -> None:
 
 
 def _cmd_tco(args) -> None:
-    from .tco import Pricing, tco
+    from .economics.tco import Pricing, tco
 
     f = _fleet(args)
     if not f.feasible:
@@ -180,7 +180,7 @@ def _cmd_tco(args) -> None:
 
 
 def _cmd_cache(args) -> None:
-    from .cache import break_even_calls, cache_provider, ttl_fit
+    from .economics.cache import break_even_calls, cache_provider, ttl_fit
 
     p = cache_provider(args.provider)
 
@@ -200,7 +200,7 @@ def _cmd_cache(args) -> None:
 
 
 def _cmd_route(args) -> None:
-    from .routing import cascade, replica_routing
+    from .economics.routing import cascade, replica_routing
 
     if args.route == "cascade":
         r = cascade(args.small, args.large, args.gpu, qps=args.qps, easy_fraction=args.easy_fraction,
@@ -222,8 +222,8 @@ def _cmd_route(args) -> None:
 
 
 def _cmd_goodput(args) -> None:
-    from .goodput import goodput
-    from .slo import SLO
+    from .engine.goodput import goodput
+    from .engine.slo import SLO
 
     slo = SLO(ttft_ms=args.slo_ttft_ms, itl_ms=args.slo_itl_ms, ttft_stat=args.ttft_stat,
               itl_stat=args.itl_stat)
@@ -234,8 +234,8 @@ def _cmd_goodput(args) -> None:
 
 
 def _cmd_plan(args) -> None:
-    from .plan import Workload, plan
-    from .slo import SLO
+    from .engine.slo import SLO
+    from .planning.plan import Workload, plan
 
     if args.slo_ttft_ms is None and args.slo_itl_ms is None:
         raise MlsyslabError("give a target: --slo-ttft-ms and/or --slo-itl-ms")
@@ -253,7 +253,7 @@ def _cmd_plan(args) -> None:
 
 
 def _cmd_disagg(args) -> None:
-    from .disagg import disaggregate
+    from .planning.disagg import disaggregate
 
     r = disaggregate(args.model, args.gpu, rate=args.rate, prompt_tokens=args.prompt,
                      output_tokens=args.output, slo_ttft_ms=args.slo_ttft_ms, slo_itl_ms=args.slo_itl_ms,

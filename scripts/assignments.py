@@ -16,7 +16,7 @@ From each solved notebook (the cell tags make_labs.py also reads):
 - a ``solution`` code cell becomes a solution cell (``name = ...`` kept for each answer name the
   reveal below it checks) followed by a locked test cell worth ``EXERCISE_POINTS``: a visible
   check (the answer exists and is a finite number or a name) and a hidden one that recomputes
-  the reference solution in the notebook and compares within `mlsyslab.grading`'s tolerance;
+  the reference solution in the notebook and compares within `mlsyslab.course.grading`'s tolerance;
 - a ``solution`` Markdown cell (the worked answer) becomes a manually graded answer cell worth
   ``WRITTEN_POINTS``, with its rubric in ``course/rubrics/``.
 
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 
-from mlsyslab.grading import DEFAULT_REL_TOLERANCE
+from mlsyslab.course.grading import DEFAULT_REL_TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -107,7 +107,7 @@ def source_version(nb, lab: str):
             c.metadata["nbgrader"] = _meta(f"predict-{n_pred}", solution=True, grade=False)
             out.cells.append(c)
             test = "\n".join(["# A prediction earns its point for being made, whatever its value.",
-                              "from mlsyslab.grading import check_prediction", ""]
+                              "from mlsyslab.course.grading import check_prediction", ""]
                              + [f"check_prediction({n!r}, {n})" for n in names])
             out.cells.append(_test_cell(test, f"predict-{n_pred}-made", PREDICTION_POINTS))
             continue
@@ -126,7 +126,7 @@ def source_version(nb, lab: str):
             test = "\n".join(
                 [f"# Exercise {n_ex}, {EXERCISE_POINTS} points: {', '.join(answers)} against the reference "
                  f"solution (a {DEFAULT_REL_TOLERANCE:.0%} tolerance).",
-                 "from mlsyslab.grading import check_answer, quietly", ""]
+                 "from mlsyslab.course.grading import check_answer, quietly", ""]
                 + [f"check_answer({a!r}, {a})" for a in answers]
                 + ["### BEGIN HIDDEN TESTS",
                    "def _reference():",

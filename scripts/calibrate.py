@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from mlsyslab.validation import (
+from mlsyslab.course.validation import (
     compare,
     error_table,
     leave_one_source_out,

@@ -2,7 +2,7 @@
 
 Usage: python scripts/check_explorers.py [name ...]
 
-Runs each solution notebook's code in this process with `mlsyslab.lab.explore` replaced by a
+Runs each solution notebook's code in this process with `mlsyslab.course.lab.explore` replaced by a
 recorder, then calls every recorded ``plot`` function at each dropdown value and at the minimum,
 middle and maximum of each slider (all combinations). A student moving the sliders in JupyterLab
 meets these figures; nbval only sees the defaults. About 15 s on two cores; `make test` runs it.
@@ -23,7 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 from IPython.display import display  # noqa: E402
 
-import mlsyslab.lab as lab  # noqa: E402
+import mlsyslab.course as course  # noqa: E402
+import mlsyslab.course.lab as lab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +43,8 @@ def explorers(path: Path) -> list:
     """Run a notebook's code cells here and return the (plot, controls) of each explorer."""
     calls = []
     original = lab.explore
-    lab.explore = lambda plot, *, defaults=None, **controls: calls.append((plot, controls))
+    # the labs import it from the layer (``from mlsyslab.course import explore``) or the module
+    lab.explore = course.explore = lambda plot, *, defaults=None, **controls: calls.append((plot, controls))
     try:
         namespace = {"display": display}
         with contextlib.redirect_stdout(io.StringIO()):   # the lab's own printout is not the check's
@@ -52,7 +54,7 @@ def explorers(path: Path) -> list:
                     exec(compile(cell.source, f"{path.name}", "exec"), namespace)
                     plt.close("all")
     finally:
-        lab.explore = original
+        lab.explore = course.explore = original
     return calls
 
 
@@ -62,7 +64,11 @@ def main(names: list[str]) -> int:
     paths = sorted((ROOT / "solutions").glob("*.ipynb"))
     for path in (p for p in paths if not names or any(n in p.name for n in names)):
         os.chdir(path.parent)
-        for plot, controls in explorers(path):
+        found = explorers(path)
+        if not found and "explore(" in path.read_text(encoding="utf-8"):
+            failures += 1
+            print(f"FAIL {path.name}: it calls explore() but the check caught no explorer")
+        for plot, controls in found:
             grid = {name: control_values(spec) for name, spec in controls.items()}
             combos = list(itertools.product(*grid.values()))
             for combo in combos:

@@ -6,7 +6,7 @@ the page for search without a title; and it links class attributes in a summary 
 anchors it never writes. This script, run by `make reference` after `quartodoc build`:
 
 - gives every page front matter with a ``title`` (``serve()``, ``ServingResult``,
-  ``mlsyslab.serving``) and a ``description`` (the docstring's summary line), and turns the
+  ``mlsyslab.engine.serving``) and a ``description`` (the docstring's summary line), and turns the
   heading into an anchor so links to it still land;
 - unlinks in-page links whose anchor the page does not define (they become code spans).
 
@@ -29,9 +29,16 @@ LINK = re.compile(r"\[(?P<text>[^\]]+)\]\(#(?P<target>[^)]+)\)")
 def _title(anchor: str) -> tuple[str, str]:
     """(title, summary) of the documented object named by its anchor ``mlsyslab.x.y``."""
     parts = anchor.split(".")
-    module = import_module(".".join(parts[:2]))
+    # the longest importable prefix is the module: a layer re-exports a function under its
+    # module's name (``mlsyslab.engine.load`` the attribute is the function ``load``)
+    for n in range(len(parts), 0, -1):
+        try:
+            module = import_module(".".join(parts[:n]))
+            break
+        except ImportError:
+            continue
     obj = module
-    for p in parts[2:]:
+    for p in parts[n:]:
         obj = getattr(obj, p)
     doc = inspect.getdoc(obj) or ""
     summary = doc.strip().splitlines()[0] if doc.strip() else ""

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.autoscale import replica_capacity
+from mlsyslab.planning.autoscale import replica_capacity
 
 DEP = ml.Deployment("llama-3.1-8b", "h100-sxm", weights="fp8", kv="fp8")
 SLO = ml.SLO(ttft_ms=2000, itl_ms=30)

@@ -4,7 +4,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mlsyslab as ml
-from mlsyslab.cache import CACHE_PROVIDERS, break_even_calls, request_cost, serving_effect, ttl_fit
+from mlsyslab.economics.cache import (
+    CACHE_PROVIDERS,
+    break_even_calls,
+    request_cost,
+    serving_effect,
+    ttl_fit,
+)
 
 
 @pytest.mark.parametrize("provider, calls", [("anthropic-5m", 1.39), ("anthropic-1h", 2.22), ("openai", 2.0)])

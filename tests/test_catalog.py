@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import mlsyslab as ml
-from mlsyslab import _catalog
+from mlsyslab.catalog import reader as _catalog
 
 REQUIRED_HW = ["a100-40gb", "a100-80gb", "h100-sxm", "h100-pcie", "h200", "b200", "l40s",
                "a10g", "l4", "t4", "rtx-4090", "mi300x"]
@@ -96,7 +96,7 @@ def test_users_can_build_their_own_and_bad_specs_are_refused():
 
 
 def test_catalog_loader_refuses_a_value_without_a_source(monkeypatch):
-    import mlsyslab.hardware as hwmod
+    import mlsyslab.catalog.hardware as hwmod
 
     data = _catalog.read_data("hardware.toml")
     del data["accelerators"]["h100-sxm"]["tdp_w"]["src"]
@@ -106,7 +106,7 @@ def test_catalog_loader_refuses_a_value_without_a_source(monkeypatch):
 
 
 def test_catalog_loader_catches_a_wrong_layer_count(monkeypatch):
-    import mlsyslab.models as mmod
+    import mlsyslab.catalog.models as mmod
 
     data = _catalog.read_data("models.toml")
     data["models"]["llama-3-8b"]["layers"] = 40

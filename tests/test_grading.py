@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.grading import check_answer, check_prediction
+from mlsyslab.course.grading import check_answer, check_prediction
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

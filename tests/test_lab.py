@@ -1,7 +1,7 @@
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.lab import choose, explore, fmt, reveal, say
+from mlsyslab.course import choose, explore, fmt, reveal, say
 
 
 def test_reveal_compares_with_units_ratio_and_factor_of_two():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.speculative import expected_tokens_per_round
+from mlsyslab.engine.speculative import expected_tokens_per_round
 
 TARGET = ml.Deployment("llama-3.1-70b", "h100-sxm", tp=4)
 

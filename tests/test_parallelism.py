@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.deployment import P2P_LATENCY_US, Deployment
+from mlsyslab.engine.deployment import P2P_LATENCY_US, Deployment
 
 R1 = dict(weights="fp8", kv="fp8")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.plan import ENGINES, NO_CAP
+from mlsyslab.planning.plan import ENGINES, NO_CAP
 
 SLO = ml.SLO(ttft_ms=1000, itl_ms=30)
 WL = ml.Workload(rate=30, prompt_tokens=2000, output_tokens=400)

@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import mlsyslab as ml  # noqa: E402
-from mlsyslab import plots  # noqa: E402
+from mlsyslab.course import plots  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +49,7 @@ def test_roofline_puts_decode_on_the_slope_and_prefill_on_the_roof():
 
 
 def test_predicted_vs_measured_has_a_panel_per_kind_with_every_point():
-    from mlsyslab.validation import compare
+    from mlsyslab.course.validation import compare
 
     checked = compare()
     fig = plots.predicted_vs_measured(checked)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mlsyslab.queueing import erlang_c, max_rate_for_slo, queue
+from mlsyslab.engine.queueing import erlang_c, max_rate_for_slo, queue
 
 
 def test_erlang_c_known_values():

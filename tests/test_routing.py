@@ -1,8 +1,8 @@
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.queueing import erlang_b
-from mlsyslab.routing import cascade, replica_routing
+from mlsyslab.economics.routing import cascade, replica_routing
+from mlsyslab.engine.queueing import erlang_b
 
 R1 = "deepseek-r1-distill-llama-70b"
 

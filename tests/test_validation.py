@@ -8,7 +8,7 @@ change that makes the model worse fails; each gap says why it is there.
 import numpy as np
 import pytest
 
-from mlsyslab.validation import (
+from mlsyslab.course.validation import (
     UNSTATED_KV,
     compare,
     error_table,
@@ -71,7 +71,7 @@ def test_overall_error_and_points_off_by_2x(compared):
 def test_mi300x_needs_its_own_compute_factor(compared):
     # the reason the calibration is per accelerator: with the shared factors MI300X is ~2x optimistic
     import mlsyslab as ml
-    from mlsyslab.validation import with_factors
+    from mlsyslab.course.validation import with_factors
 
     amd = compared[compared["gpu"] == "mi300x"]
     shared = compare(amd, with_factors({"mi300x": {"compute": ml.DEFAULT_EFFICIENCY.compute,
@@ -85,7 +85,7 @@ def test_mi300x_needs_its_own_compute_factor(compared):
 
 def test_calibration_report_is_fresh(compared):
     # make calibrate writes it; if the model or the factors change, the packaged errors move
-    from mlsyslab.validation import calibration_report
+    from mlsyslab.course.validation import calibration_report
     report = calibration_report()
     live = error_table(compared, by=("source",))["median_abs_error"]
     assert report["packaged_errors_by_source"] == pytest.approx(live.to_dict(), abs=1e-5), \

@@ -1,0 +1,323 @@
+"""Lab helpers: predict-then-compute, explorers, and sentences rendered from computed numbers.
+
+- `reveal` puts a student's written-down guess beside the computed answer: both with
+  units, the ratio, whether it is within a factor of 2, and a hint on the physics of the gap.
+  A guess may be a number, a quantity or a string with a unit (``"50 ms"``); one left as
+  ``...`` gets a request to predict first, and the answer is never shown before a guess.
+- `choose` does the same for a categorical prediction (one of a few options).
+- `explore` builds an ipywidgets explorer around a plotting function. Without a live
+  widget front end (``MLSYSLAB_STATIC=1``, set by ``make test``, ``make run`` and the site
+  build) it draws one static figure at the default values instead.
+- `say` renders a Markdown sentence whose numbers come from code, so no number in a
+  notebook's prose is typed by hand.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pint
+
+__all__ = ["reveal", "Reveal", "choose", "Choice", "explore", "is_dropdown", "say", "fmt", "table", "static_mode"]
+
+
+def static_mode() -> bool:
+    """True when widgets cannot run (headless execution, the rendered site)."""
+    return os.environ.get("MLSYSLAB_STATIC", "") not in ("", "0", "false", "no")
+
+
+def fmt(q, unit: str | None = None, digits: int = 3) -> str:
+    """A number or quantity with ``digits`` significant figures and thousands separators."""
+    if isinstance(q, pint.Quantity):
+        if unit:
+            q = q.to(unit)
+        mag, units = float(q.magnitude), f"{q.units:~P}"
+    else:
+        mag, units = float(q), (unit or "")
+    if not np.isfinite(mag):
+        text = "n/a"
+    elif mag == 0:
+        text = "0"
+    else:
+        decimals = max(digits - 1 - int(np.floor(np.log10(abs(mag)))), 0)
+        text = f"{round(mag, decimals):,.{decimals}f}"
+    return f"{text} {units}".strip()
+
+
+def say(text: str):
+    """Display ``text`` as Markdown (numbers in it should come from f-string expressions).
+
+    Dollar signs are escaped, so two amounts in one sentence are never typeset as math in
+    JupyterLab or on the site (write math in a Markdown cell instead).
+    """
+    import IPython.display
+
+    IPython.display.display(IPython.display.Markdown(escape_dollars(text)))
+
+
+def escape_dollars(text: str) -> str:
+    """Escape every dollar sign not yet escaped: Markdown renderers read a pair of them as math."""
+    import re
+
+    return re.sub(r"(?<!\\)\$", r"\\$", text)
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """A guess set beside the computed answer (or a request to predict first, with no answer)."""
+
+    what: str
+    guess: float | None
+    computed: float
+    unit: str
+    hint: str
+    problem: str | None = None      # why the guess could not be compared (the answer stays hidden)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.guess is None or self.computed == 0:
+            return None
+        return self.guess / self.computed
+
+    @property
+    def within_2x(self) -> bool | None:
+        r = self.ratio
+        return None if r is None else bool(0.5 <= r <= 2.0)
+
+    def _unit_slip(self) -> str | None:
+        """If the guess is right in another unit of the same kind, say so."""
+        if self.ratio is None or self.ratio <= 0:
+            return None
+        if not self.unit:
+            if 0.5 <= self.ratio / 100 <= 2.0:
+                return "it looks like a percentage: the answer is asked as a fraction (0.5 means 50%)"
+            return None
+        from ..units import registry
+
+        ureg = registry()
+        try:
+            ureg.Quantity(1.0, self.unit)
+        except Exception:  # noqa: BLE001 - a unit pint does not know: no suggestion
+            return None
+        for other in ("s", "ms", "us", "min", "h", "B", "kB", "MB", "GB", "TB", "USD", "token", "%"):
+            try:
+                factor = float(ureg.Quantity(1.0, other).to(self.unit).magnitude)
+            except Exception:  # noqa: BLE001 - not the same dimension
+                continue
+            if other == self.unit or factor in (0.0, 1.0):
+                continue
+            if 0.5 <= self.ratio * factor <= 2.0:
+                return (f"your number looks right in {other}: the answer is asked in {self.unit} "
+                        f"(write \"{fmt(self.guess)} {other}\" to let it convert)")
+        return None
+
+    def _text(self, bold: str = "") -> str:
+        b = bold
+        unit = self.unit or "the units asked"
+        if self.problem:
+            return f"✍️ {self.what}: {self.problem} (the answer stays hidden until you predict)."
+        if self.guess is None:
+            return (f"✍️ {self.what}: write your prediction first. Replace the `...` with a number in "
+                    f"{unit} (or a quantity such as `\"50 ms\"`), run that cell, then run this one. "
+                    f"The answer appears once you have predicted.")
+        answer = f"{b}{fmt(self.computed, self.unit)}{b}"
+        r = self.ratio
+        if r is None or not np.isfinite(r) or r <= 0:
+            verdict = "cannot be compared (zero or negative)"
+        elif self.within_2x:
+            verdict = f"within a factor of 2 (your guess is {fmt(r, digits=2)}x the answer)"
+        elif r > 1:
+            verdict = f"{fmt(r, digits=2)}x too high"
+        else:
+            verdict = f"{fmt(1 / r, digits=2)}x too low"
+        line = f"{self.what}: you guessed {fmt(self.guess, self.unit)}, the model computes {answer}: {verdict}."
+        slip = None if self.within_2x else self._unit_slip()
+        if slip:
+            line += f" The unit, not the physics: {slip}."
+        if self.hint and not self.within_2x:
+            line += f" Hint: {self.hint}"
+        elif self.hint:
+            line += f" Why: {self.hint}"
+        return line
+
+    def __repr__(self) -> str:
+        return self._text()
+
+    def _repr_markdown_(self) -> str:
+        return escape_dollars(self._text("**"))
+
+
+def _magnitude_in(value, unit: str):
+    if isinstance(value, str):
+        from ..units import registry
+
+        value = registry().Quantity(value)
+        if not isinstance(value, pint.Quantity):
+            return float(value)
+    if isinstance(value, pint.Quantity):
+        if value.unitless and unit:
+            return float(value.magnitude)
+        return float(value.to(unit).magnitude) if unit else float(value.to("").magnitude)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(type(value).__name__)
+    return float(value)
+
+
+def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: str = "") -> Reveal:
+    """Compare a guess with the computed answer; the answer is never shown before a guess.
+
+    ``guess`` is a number in ``unit``, a quantity, or a string such as ``"50 ms"`` (converted to
+    ``unit``); ``computed`` a quantity or a number in ``unit``. A guess left as ``...`` gets a
+    request to predict first, and a guess that is not a number says why; neither shows the
+    answer, and neither raises. When a wrong guess is right in another unit, it says so.
+    Returns a `Reveal` that displays as one Markdown line.
+    """
+    if guess is Ellipsis or guess is None:
+        comp = float("nan") if computed is Ellipsis or computed is None else _magnitude_in(computed, unit)
+        return Reveal(what, None, comp, unit, hint)
+    if computed is Ellipsis or computed is None:       # an exercise whose answer is still to compute
+        return Reveal(what, None, float("nan"), unit, hint,
+                      problem="compute the answer in the cell above first, then run this one")
+    comp = _magnitude_in(computed, unit)
+    try:
+        g = _magnitude_in(guess, unit)
+    except (TypeError, ValueError, AttributeError, pint.UndefinedUnitError, pint.DimensionalityError,
+            pint.errors.DefinitionSyntaxError):
+        kind = f"a number in {unit}" if unit else "a number"
+        example = f"`50` or `\"50 {unit}\"`" if unit else "`0.5`"
+        return Reveal(what, None, comp, unit, hint,
+                      problem=f"your guess {guess!r} is not {kind}: write it as {example}")
+    if not np.isfinite(g):
+        return Reveal(what, None, comp, unit, hint, problem=f"your guess {guess!r} is not a finite number")
+    return Reveal(what, g, comp, unit, hint)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A categorical prediction set beside the computed answer."""
+
+    what: str
+    guess: str | None
+    answer: str
+    options: tuple
+    hint: str
+    problem: str | None = None
+
+    @property
+    def right(self) -> bool | None:
+        return None if self.guess is None else self.guess == self.answer
+
+    def _text(self, bold: str = "") -> str:
+        opts = ", ".join(f"`{o}`" for o in self.options)
+        if self.problem:
+            return f"✍️ {self.what}: {self.problem} (the answer stays hidden until you predict)."
+        if self.guess is None:
+            return f"✍️ {self.what}: choose first. Replace the `...` with one of {opts}, then run this cell again."
+        verdict = "right" if self.right else "not this time"
+        line = f"{self.what}: you chose {self.guess!r}; the model says {bold}{self.answer}{bold}: {verdict}."
+        return line + (f" Why: {self.hint}" if self.hint else "")
+
+    def __repr__(self) -> str:
+        return self._text()
+
+    def _repr_markdown_(self) -> str:
+        return escape_dollars(self._text("**"))
+
+
+def choose(guess, answer, *, options, what: str = "Prediction", hint: str = "") -> Choice:
+    """Compare a categorical prediction with the computed answer, forgiving case and spacing.
+
+    ``options`` lists the allowed answers; a guess may be one of them or its position (1, 2, ...).
+    Like `reveal`, it never shows the answer before a choice and never raises.
+    """
+    options = tuple(str(o) for o in options)
+
+    def norm(x):
+        return " ".join(str(x).lower().replace("_", " ").replace("-", " ").split())
+
+    if guess is Ellipsis or guess is None:
+        return Choice(what, None, "", options, hint)
+    if answer is Ellipsis or answer is None:
+        return Choice(what, None, "", options, hint,
+                      problem="compute the answer in the cell above first, then run this one")
+    if str(answer) not in options:
+        raise ValueError(f"the answer {answer!r} is not one of the options {options}")
+    if isinstance(guess, (int, np.integer)) and not isinstance(guess, bool) and 1 <= guess <= len(options):
+        guess = options[int(guess) - 1]
+    match = [o for o in options if norm(o) == norm(guess)]
+    if not match:
+        return Choice(what, None, str(answer), options, hint,
+                      problem=f"{guess!r} is not one of " + ", ".join(f"`{o}`" for o in options))
+    return Choice(what, match[0], str(answer), options, hint)
+
+
+def is_dropdown(spec) -> bool:
+    """Whether an `explore` control is a dropdown: a list, or a tuple of strings (else a slider)."""
+    return isinstance(spec, list) or (isinstance(spec, tuple) and bool(spec) and isinstance(spec[0], str))
+
+
+def explore(plot, *, defaults: dict | None = None, **controls):
+    """An interactive explorer: ``plot(**values)`` draws one figure for the current controls.
+
+    Controls: a list (of strings or numbers), or a tuple of strings -> dropdown;
+    ``(min, max, step)`` of numbers -> slider (int if all are ints). ``defaults`` sets starting
+    values (else the first option or the slider's minimum). In static mode the figure is drawn once at the defaults.
+    """
+    import matplotlib.pyplot as plt
+
+    values = {}
+    for name, spec in controls.items():
+        values[name] = defaults[name] if defaults and name in defaults else spec[0]
+    if static_mode():
+        plot(**values)
+        plt.show()
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        from ..report import wrap
+
+        print(wrap(f"(static view at {shown}; move the controls in JupyterLab)"))
+        return None
+
+    import ipywidgets as w
+
+    widgets = {}
+    for name, spec in controls.items():
+        if is_dropdown(spec):
+            widgets[name] = w.Dropdown(options=list(spec), value=values[name], description=name)
+        else:
+            lo, hi, step = spec
+            cls = w.IntSlider if all(isinstance(v, (int, np.integer)) for v in spec) else w.FloatSlider
+            widgets[name] = cls(min=lo, max=hi, step=step, value=values[name], description=name,
+                                continuous_update=False)
+
+    def _draw(**kw):
+        plot(**kw)
+        plt.show()
+
+    return w.interactive(_draw, **widgets)
+
+
+def table(frame, *, percent=(), decimals: int = 2, caption: str | None = None):
+    """A DataFrame as a Markdown table, which fits the site's column where a printed one overflows.
+
+    It renders the same in JupyterLab, and its text does not change between pandas releases.
+
+    ``percent`` names the columns shown as percentages; other floats get ``decimals`` places.
+    """
+    from IPython.display import Markdown
+
+    def cell(col, v):
+        if frame[col].dtype.kind in "iu":
+            return f"{int(v):,}"
+        if isinstance(v, float):
+            return f"{v:.0%}" if col in percent else f"{v:,.{decimals}f}"
+        return str(v)
+
+    index = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in frame.index]
+    head = [" / ".join(n or "" for n in frame.index.names) or ""] + [str(c) for c in frame.columns]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, (_, row) in zip(index, frame.iterrows()):
+        rows.append("| " + " | ".join([name] + [cell(c, row[c]) for c in frame.columns]) + " |")
+    text = "\n".join(rows)
+    return Markdown((f"**{caption}**\n\n" if caption else "") + text)

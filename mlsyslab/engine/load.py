@@ -1,0 +1,593 @@
+r"""Serving under load: continuous batching with chunked prefill, seen by streaming clients.
+
+What is modelled
+----------------
+One replica (a `Deployment`) runs an iteration-level scheduler, as vLLM (v1) and
+TensorRT-LLM do. Every forward pass ("step") first gives one token to each of the ``d`` running
+sequences that are decoding, then fills the rest of a token budget ``M`` (``max_batched_tokens``)
+with prompt chunks of admitted requests, first come first served (chunked prefill). A request is
+admitted while the running sequences are fewer than the batch bound and its KV fits. With
+``kv_allocation="paged"`` (vLLM, SGLang, lmdeploy: blocks allocated as the context grows, the
+newest request preempted and recomputed when the pool runs out) a request holds on average
+``S + N (1 + cv_N^2) / 2`` tokens over its stay; with ``"reserved"`` (TensorRT-LLM's
+``GUARANTEED_NO_EVICT``) its whole ``S + N`` is reserved at admission. Its first token comes at the end of the step that finishes its prompt; each later step gives it one
+more token. A streaming client therefore also waits while the server prefills *other* requests'
+prompts: a step that carries a prompt chunk is slower, and every decoding client sees it.
+
+Traffic is either a *closed loop* of ``C`` clients that each send the next request as soon as
+the last answer ends (``vllm bench serve --max-concurrency``, GenAI-Perf, AIPerf) or an *open
+loop* of Poisson arrivals at ``rate``. Prompt and output lengths are fixed or gamma-distributed
+with a stated coefficient of variation.
+
+The steady state (a fluid model with queueing corrections)
+----------------------------------------------------------
+Take ``d``, the mean number of decoding sequences, as the unknown. Each request decodes for
+``N - 1`` steps, so in steady state ``a = d / (N - 1)`` requests arrive per step, bringing
+``p = a S'`` prompt tokens per step (``S' = S - S_cached``). Prefill may use ``M_p = M - d``
+tokens of each step. Steps that carry prompt chunks are a fraction ``q`` of all steps:
+
+    q       = min(1, max(p / M_p,  1 - exp(-a * ceil(S' / M_p))))     chunk k = p / q tokens
+    t_dec   = t_step(d decode at context c_d)                          c_d = S + N (1 + cv_N^2) / 2
+    t_mix   = t_step(d decode at c_d, k prefill at c_p)                c_p = (S + S_cached) / 2
+    ITL     = (1 - q) t_dec + q t_mix         (mean over steps; every decoding client sees each)
+    X       = a / ITL                          requests/s;  throughput = X N tokens/s
+
+A request's time to first token adds the wait for the next step boundary (the residual of the
+step in progress), the queue of earlier prompts for the prefill budget (M/G/1 on prompt work
+with utilisation ``rho_p = p / M_p``) and its own chunks:
+
+    residual = E[t^2] / (2 E[t])      (open loop: an arrival lands within a step)
+    residual = E[t]                    (closed loop: the next request reaches the engine after
+                                        it has started the step that follows the answer;
+                                        0 when no other request keeps it busy)
+    W_pre    = rho_p / (1 - rho_p) * (1 + cv_S^2) / 2 * s_p,      s_p = S' / M_p * t_step(d, M_p)
+    own      = ceil(S' / M_p) * t_step(d decode, max(k, min(S', M_p)) prefill) + t_request
+    TTFT     = W_slot + residual + W_pre + own,       e2e = TTFT + (N - 1) ITL
+
+The requests inside the server are ``n(d) = d + X (residual + W_pre + own)`` (Little's law).
+
+- **Closed loop**: ``n(d) = min(C, B)`` is solved for ``d`` (bisection); the ``C - B`` clients
+  beyond the batch bound ``B`` wait for a slot, ``W_slot = (C - B) / X``.
+- **Open loop**: ``X(d) = rate`` is solved for ``d``; slots form an M/G/c queue with
+  ``c = B`` servers of service time ``n / X`` (Erlang C with the Allen-Cunneen correction).
+  A rate above the replica's capacity (its closed-loop throughput at ``C = B``) is unstable.
+
+Percentiles: ITL is a two-point mixture (``t_dec`` with weight ``1 - q``, a step carrying a
+prompt chunk with weight ``q``), so p99 ITL is the prefill-interference step as soon as more than
+1% of steps carry a prompt. TTFT percentiles add the waits' exponential tail (an atom at zero
+plus an exponential of the same mean), the residual as uniform, and the own prefill at the
+length percentile (lognormal with the stated CV).
+
+Bounds: the batch bound ``B`` is the memory limit, the KV pool over the tokens each request in
+the server holds (``S + N (1 + cv_N^2) / 2`` paged, ``S + N (1 + cv_N^2)`` reserved: requests in
+the server are length-biased, long answers stay longer), unless ``max_batch`` is set, and never more than ``M``. Results say which limit binds:
+``memory``, ``batch cap``, ``token budget`` (the replica is full), else the binding roofline of
+the steps: ``compute`` (prefill or large decode batches) or ``bandwidth``.
+
+Assumptions: one replica, the cost of paged preemptions (recomputed prompts) left out of the
+formulas (the simulation pays it), no prefix caching across requests (pass
+``cached_prompt_tokens`` for a shared prefix), no speculative decoding; every step pays the
+deployment's step overhead. The seeded simulation (`mlsyslab.simulate`) runs the same
+scheduler step by step with the same step time and is the reference for these formulas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from statistics import NormalDist
+
+import numpy as np
+
+from ..errors import ValueRangeError
+from ..params import P, Param, checked
+from ..report import Report
+from ..units import magnitude
+from .deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, as_deployment
+from .queueing import erlang_c
+
+__all__ = ["load", "LoadResult", "STATISTICS", "KV_ALLOCATIONS", "lognormal_quantile"]
+
+KV_ALLOCATIONS = ("paged", "reserved")
+
+STATISTICS = ("mean", "p50", "p90", "p99")
+_P = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+
+
+def lognormal_quantile(p: float, cv) -> np.ndarray:
+    """The ``p``-quantile of a lognormal of mean 1 and coefficient of variation ``cv``."""
+    cv = np.asarray(cv, dtype=float)
+    sigma = np.sqrt(np.log1p(cv * cv))
+    return np.exp(NormalDist().inv_cdf(p) * sigma - sigma * sigma / 2)
+
+
+def _wait_quantile(p, p_wait, mean_wait):
+    """p-quantile of a wait with an atom at 0 (1 - p_wait) and an exponential tail of the same mean."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail = np.where(p_wait > 1 - p, mean_wait / p_wait * np.log(p_wait / (1 - p)), 0.0)
+    return np.where(mean_wait > 0, tail, 0.0)
+
+
+@dataclass(frozen=True)
+class _State:
+    """Everything the steady state implies for a given decode occupancy ``d`` (arrays)."""
+
+    d: np.ndarray
+    a: np.ndarray
+    budget: np.ndarray
+    q: np.ndarray
+    chunk: np.ndarray
+    t_dec: np.ndarray
+    t_mix: np.ndarray
+    itl: np.ndarray
+    x: np.ndarray
+    residual: np.ndarray
+    w_pre: np.ndarray
+    rho_pre: np.ndarray
+    own: np.ndarray
+    n: np.ndarray
+    compute_bound: np.ndarray
+
+
+class _Workload:
+    """The per-configuration constants of the fixed point (broadcast arrays)."""
+
+    def __init__(self, dep: Deployment, S, N, Sc, cv_s, cv_n, M, closed):
+        self.dep = dep
+        self.closed = closed
+        self.S, self.N, self.Sc, self.M = S, N, Sc, M
+        self.new = S - Sc
+        self.cv_s, self.cv_n = cv_s, cv_n
+        self.c_dec = S + N * (1 + cv_n * cv_n) / 2      # token-weighted mean decode context
+        self.c_pre = (S + Sc) / 2
+
+    def d_max(self, bound):
+        """The largest decode occupancy whose prompts the budget can still prefill (rho_p < 1)."""
+        d_star = (self.N - 1) * self.M / (self.new + self.N - 1)
+        return np.minimum(bound, d_star * (1 - 1e-6))
+
+    def state(self, d, closed_n=None, final=False) -> _State:
+        dep, M, new = self.dep, self.M, self.new
+        a = d / (self.N - 1)
+        budget = np.maximum(M - d, 1.0)
+        p = a * new
+        chunks = np.ceil(new / budget)
+        q = np.clip(np.maximum(p / budget, 1 - np.exp(-a * chunks)), 0.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = np.where(q > 0, p / q, 0.0)
+        t_dec = dep.step_seconds(d, self.c_dec)
+        t_mix = dep.step_seconds(d, self.c_dec, k, self.c_pre)
+        own_chunk = np.maximum(k, np.minimum(new, budget))
+        t_own = dep.step_seconds(d, self.c_dec, own_chunk, self.c_pre)
+        itl = (1 - q) * t_dec + q * t_mix
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(itl > 0, a / itl, 0.0)
+            if self.closed:   # a full step, unless the engine was idle (no other request inside)
+                busy = 1.0 if closed_n is None else np.clip(closed_n - 1, 0.0, 1.0)
+                residual = itl * busy
+            else:
+                residual = ((1 - q) * t_dec ** 2 + q * t_mix ** 2) / (2 * itl)
+        rho = np.minimum(p / budget, 1 - 1e-9)
+        s_pre = new / budget * dep.step_seconds(d, self.c_dec, budget, self.c_pre)
+        w_pre = rho / (1 - rho) * (1 + self.cv_s ** 2) / 2 * s_pre
+        if closed_n is not None:      # a finite population cannot queue behind more than n - 1
+            w_pre = np.minimum(w_pre, np.maximum(closed_n - 1, 0) * s_pre)
+        own = chunks * t_own + dep.efficiency.request_overhead_ms * 1e-3
+        n = d + x * (residual + w_pre + own)
+        if not final:
+            return _State(d, a, budget, q, k, t_dec, t_mix, itl, x, residual, w_pre, rho, own, n, None)
+        lin = dep.step_time(decode_tokens=d, decode_context=self.c_dec, prefill_tokens=k * q,
+                            prefill_context=self.c_pre)
+        comp = lin.linear_compute_s + np.where(lin.attention_compute_bound, lin.attention_s, 0)
+        mem = lin.linear_memory_s + np.where(lin.attention_compute_bound, 0, lin.attention_s)
+        return _State(d, a, budget, q, k, t_dec, t_mix, itl, x, residual, w_pre, rho, own, n, comp >= mem)
+
+    def itl_quantile(self, st: _State, p: float):
+        """p-quantile of the inter-token gap: a pure decode step, or one carrying prompt chunks.
+
+        Among the fraction ``q`` of steps that carry prompts, the number of prompts in a step is
+        a zero-truncated Poisson of mean ``a`` per step; the chunk is that many prompts, at most
+        the budget.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_mix = np.clip(1 - (1 - p) / st.q, 0.0, 1.0)
+        count = _truncated_poisson_quantile(st.a, p_mix)
+        chunk = np.minimum(st.budget, np.maximum(st.chunk, self.new * count))
+        t_tail = self.dep.step_seconds(st.d, self.c_dec, chunk, self.c_pre)
+        return np.where(st.q > 1 - p, np.maximum(t_tail, st.t_dec), st.t_dec)
+
+    def own_prefill_quantile(self, st: _State, p: float):
+        """p-quantile of a request's own prefill time (its prompt at the lognormal quantile)."""
+        new_p = self.new * lognormal_quantile(p, self.cv_s) if np.any(self.cv_s) else self.new
+        chunk = np.maximum(st.chunk, np.minimum(new_p, st.budget))
+        return (np.ceil(new_p / st.budget) * self.dep.step_seconds(st.d, self.c_dec, chunk, self.c_pre)
+                + self.dep.efficiency.request_overhead_ms * 1e-3)
+
+
+def _truncated_poisson_quantile(mean, p, kmax=256):
+    """Smallest k >= 1 with P(K <= k | K >= 1) >= p for K ~ Poisson(mean) (vectorised)."""
+    mean, p = np.broadcast_arrays(np.asarray(mean, dtype=float), np.asarray(p, dtype=float))
+    m = np.maximum(mean, 1e-12)
+    norm = -np.expm1(-m)                       # P(K >= 1)
+    term = m * np.exp(-m)                      # P(K = 1)
+    cum = term.copy()
+    out = np.ones(m.shape)
+    done = cum >= p * norm
+    for k in range(2, kmax + 1):
+        term = term * m / k
+        cum = cum + term
+        newly = ~done & (cum >= p * norm)
+        out = np.where(newly, k, out)
+        done |= newly
+        if done.all():
+            break
+    return np.where(done, out, kmax)
+
+
+def _bisect(f, lo, hi, iters=48):
+    """Vectorised bisection for the root of an increasing ``f`` on [lo, hi]."""
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        up = f(mid) > 0
+        hi = np.where(up, mid, hi)
+        lo = np.where(up, lo, mid)
+    return (lo + hi) / 2
+
+
+@dataclass(frozen=True)
+class LoadResult(Report):
+    """What `load` computes; arrays share the broadcast shape of the inputs.
+
+    Times are means as a streaming client measures them (``ttft_s``, ``itl_s``, ``e2e_s``) and
+    percentiles (``ttft_p99_s``, ``itl_p90_s``, ...); ``throughput_tok_s`` counts output tokens
+    of the whole replica. ``batch`` is the mean number of requests inside the server (prefilling
+    or decoding), ``queue`` the mean number waiting for a slot. Infeasible entries (a model or a
+    sequence that does not fit, an arrival rate above capacity) have NaN times and a ``reason``.
+    """
+
+    deployment: Deployment
+    loop: str
+    offered: np.ndarray               # concurrency (closed) or rate in requests/s (open)
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    max_batched_tokens: int
+    ttft_s: np.ndarray
+    ttft_p50_s: np.ndarray
+    ttft_p90_s: np.ndarray
+    ttft_p99_s: np.ndarray
+    itl_s: np.ndarray
+    itl_p50_s: np.ndarray
+    itl_p90_s: np.ndarray
+    itl_p99_s: np.ndarray
+    e2e_s: np.ndarray
+    throughput_rps: np.ndarray
+    throughput_tok_s: np.ndarray
+    capacity_rps: np.ndarray
+    batch: np.ndarray
+    decode_batch: np.ndarray
+    queue: np.ndarray
+    batch_limit: np.ndarray
+    prefill_step_fraction: np.ndarray
+    prefill_time_share: np.ndarray
+    own_prefill_s: np.ndarray
+    residual_s: np.ndarray
+    slot_wait_s: np.ndarray
+    wait_probability: np.ndarray
+    random_wait_s: np.ndarray
+    feasible: np.ndarray
+    bottleneck: np.ndarray
+    _reasons: np.ndarray = None
+
+    # quantities: ``r.ttft``, ``r.itl_p99``, ``r.throughput`` ... come from the field names (Report)
+    @property
+    def gpus(self):
+        """GPUs of one replica (tp x pp, or ep x pp)."""
+        return self.deployment.gpus
+
+    @property
+    def throughput_per_gpu_tok_s(self):
+        return self.throughput_tok_s / np.asarray(self.deployment.gpus, dtype=float)
+
+    @cached_property
+    def reason(self):
+        """Why an entry is infeasible (None where it is feasible): a string or an object array."""
+        r = self._reasons
+        return r[()] if isinstance(r, np.ndarray) and r.ndim == 0 else r
+
+    def ttft_within(self, target_s):
+        """Fraction of requests whose TTFT is at most ``target_s`` seconds (the model's distribution).
+
+        TTFT = own prefill + residual step + fixed slot wait (closed loop) + a random wait with an
+        atom at zero (probability ``1 - wait_probability``) and an exponential tail.
+        """
+        y = np.asarray(target_s, dtype=float) - self.own_prefill_s - self.residual_s - self.slot_wait_s
+        p0, wm = np.asarray(self.wait_probability), np.asarray(self.random_wait_s)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            tail = np.where(wm > 0, p0 * np.exp(-np.maximum(y, 0) * p0 / wm), 0.0)
+        out = np.where(np.asarray(self.feasible), np.where(y >= 0, 1.0 - tail, 0.0), np.nan)
+        return float(out) if out.ndim == 0 else out
+
+    def stat(self, metric: str, statistic: str = "mean"):
+        """``stat("ttft", "p99")`` -> seconds (array): the named statistic of TTFT, ITL or e2e."""
+        if metric not in ("ttft", "itl", "e2e"):
+            raise ValueRangeError(f"metric must be 'ttft', 'itl' or 'e2e'; got {metric!r}")
+        if statistic not in STATISTICS:
+            raise ValueRangeError(f"statistic must be one of {', '.join(STATISTICS)}; got {statistic!r}")
+        if metric == "e2e":
+            if statistic != "mean":
+                raise ValueRangeError("e2e is reported as a mean only")
+            return self.e2e_s
+        return getattr(self, f"{metric}_s" if statistic == "mean" else f"{metric}_{statistic}_s")
+
+    def to_frame(self):
+        """A tidy DataFrame: one row per configuration (ms, tokens/s, requests/s)."""
+        import pandas as pd
+
+        shape = np.broadcast(self.offered, self.prompt_tokens, self.output_tokens, self.ttft_s,
+                             np.asarray(self.deployment.tp)).shape
+        n = int(np.prod(shape)) if shape else 1
+
+        def col(x):
+            return np.broadcast_to(np.asarray(x), shape).reshape(n)
+
+        d = self.deployment
+        data = {"model": d.model.key, "hardware": d.hardware.key, "tp": col(d.tp).astype(int),
+                "pp": d.pp, "ep": d.ep, "gpus": col(d.gpus).astype(int), "weights": d.weights, "kv": d.kv,
+                ("concurrency" if self.loop == "closed" else "rate"): col(self.offered),
+                "prompt_tokens": col(self.prompt_tokens).astype(int),
+                "output_tokens": col(self.output_tokens).astype(int)}
+        for name in ("ttft", "ttft_p50", "ttft_p90", "ttft_p99", "itl", "itl_p50", "itl_p90",
+                     "itl_p99", "e2e"):
+            data[f"{name}_ms"] = col(getattr(self, f"{name}_s")) * 1e3
+        data["throughput_tok_s"] = col(self.throughput_tok_s)
+        data["throughput_rps"] = col(self.throughput_rps)
+        data["capacity_rps"] = col(self.capacity_rps)
+        data["batch"] = col(self.batch)
+        data["queue"] = col(self.queue)
+        data["batch_limit"] = col(self.batch_limit).astype(int)
+        data["bottleneck"] = col(self.bottleneck)
+        data["feasible"] = col(self.feasible)
+        data["reason"] = col(np.asarray(self.reason, dtype=object))
+        return pd.DataFrame(data)
+
+    def rows(self) -> list[dict]:
+        """JSON-ready rows (the CLI's contract): ms and tokens/s, ``None`` where infeasible."""
+        frame = self.to_frame()
+        inputs = {"concurrency", "rate", "prompt_tokens", "output_tokens", "tp"}
+        out = []
+        for rec in frame.to_dict("records"):
+            ok = bool(rec["feasible"])
+            row = {}
+            for k, v in rec.items():
+                if isinstance(v, (float, np.floating)):
+                    v = round(float(v), 4) if (ok or k in inputs) and np.isfinite(v) else None
+                elif isinstance(v, np.integer):
+                    v = int(v)
+                elif isinstance(v, np.bool_):
+                    v = bool(v)
+                row[k] = v
+            out.append(row)
+        return out
+
+    def __str__(self) -> str:
+        d = self.deployment
+        head = (f"{d.model.name} on {d.layout} ({d.weights} weights, {d.kv} KV), "
+                f"{'closed loop' if self.loop == 'closed' else 'open loop (Poisson)'}")
+        if np.ndim(self.ttft_s):
+            return f"LoadResult: {head}, {np.size(self.ttft_s)} configurations (use .to_frame())"
+        what = (f"{self.offered:g} concurrent clients" if self.loop == "closed"
+                else f"{self.offered:g} requests/s")
+        head += f": {what}, {self.prompt_tokens:,.0f} in / {self.output_tokens:,.0f} out"
+        if not self.feasible:
+            return f"{head}\n  INFEASIBLE: {self.reason}"
+        return (f"{head}\n"
+                f"  TTFT mean {self.ttft_s * 1e3:,.0f} ms, p99 {self.ttft_p99_s * 1e3:,.0f} ms | ITL mean "
+                f"{self.itl_s * 1e3:,.1f} ms, p99 {self.itl_p99_s * 1e3:,.1f} ms | e2e {self.e2e_s:,.2f} s\n"
+                f"  throughput {self.throughput_tok_s:,.0f} tokens/s ({self.throughput_rps:.3g} req/s of "
+                f"{self.capacity_rps:.3g} capacity); {self.batch:,.1f} requests in the server "
+                f"(limit {int(self.batch_limit):,}), {self.queue:,.1f} queued; bound by {self.bottleneck}")
+
+
+@checked("prompt_tokens", "cached_prompt_tokens", "prompt_cv", "output_cv", "tp", "pp", "ep",
+         "max_batched_tokens", "kv_allocation", "memory_utilization",
+         max_batch=replace(P["max_batch"], array=True),
+         concurrency=Param("int", "request", low=1, high=1e9, array=True, optional=True),
+         rate=Param("real", "request/s", low=0, low_open=True, high=1e9, array=True, optional=True,
+                    units=("1/s", "query/s")),
+         output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high, array=True))
+def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
+         output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0, tp=1, pp=1, ep=1,
+         weights="fp16", kv="fp16", max_batch=None,
+         max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", efficiency=None,
+         memory_utilization=0.9) -> LoadResult:
+    """Steady-state serving under a closed loop (``concurrency``) or Poisson ``rate``.
+
+    See the module docstring for the model. Give exactly one of ``concurrency`` and ``rate``;
+    they, ``prompt_tokens``, ``output_tokens``, ``cached_prompt_tokens`` and ``tp`` broadcast.
+
+    Parameters
+    ----------
+    model : str, Model or Deployment
+        Catalog key, `Model`, or a whole `Deployment`.
+    hardware : str or Accelerator
+        Catalog key or `Accelerator` (leave out with a Deployment).
+    concurrency : int, array or Quantity [request]
+        Closed loop: clients, each sending its next request when the last answer ends, >= 1.
+    rate : float, array or Quantity [request/s]
+        Open loop: Poisson arrival rate, > 0.
+    prompt_tokens : int, array or Quantity [token]
+        Mean prompt length, >= 1.
+    output_tokens : int, array or Quantity [token]
+        Mean answer length, >= 2 (an inter-token latency needs two tokens).
+    prompt_cv : float
+        Coefficient of variation of prompt lengths (0: fixed), >= 0.
+    output_cv : float
+        Coefficient of variation of answer lengths (0: fixed), >= 0.
+    cached_prompt_tokens : int or array [token]
+        A prompt prefix whose KV is already cached (skips prefill compute), < prompt_tokens.
+    tp : int or array
+        Tensor-parallel degree, as in `Deployment`.
+    weights : str
+        Weight precision, as in `Deployment`.
+    kv : str
+        KV-cache precision, as in `Deployment`.
+    efficiency : Efficiency, optional
+        Sustained fractions of peak; the calibrated ones by default.
+    memory_utilization : float
+        Fraction of each GPU's memory the engine may use, in (0, 1].
+    max_batch : int or array, optional
+        Cap on running sequences (vLLM ``max_num_seqs``); by default only memory bounds it.
+    max_batched_tokens : int
+        Token budget of one step (vLLM ``max_num_batched_tokens``), >= 1; default 8192.
+    kv_allocation : str
+        ``"paged"`` (default: KV blocks allocated as contexts grow, as vLLM, SGLang and lmdeploy
+        do) or ``"reserved"`` (each request's whole context reserved at admission, TensorRT-LLM's
+        default scheduler).
+
+    Returns
+    -------
+    LoadResult
+    """
+    dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
+                        memory_utilization=memory_utilization)
+    if (concurrency is None) == (rate is None):
+        raise ValueRangeError("give exactly one of concurrency= (closed loop) or rate= (open loop)")
+    closed = concurrency is not None
+    if closed:
+        offered = magnitude(concurrency, "request", "concurrency", minimum=1, integer=True)
+    else:
+        offered = magnitude(rate, "request/s", "rate", strictly_positive=True)
+    S = magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1)
+    N = magnitude(output_tokens, "token", "output_tokens", minimum=2)
+    Sc = magnitude(cached_prompt_tokens, "token", "cached_prompt_tokens", minimum=0)
+    cv_s = magnitude(prompt_cv, "", "prompt_cv", minimum=0)
+    cv_n = magnitude(output_cv, "", "output_cv", minimum=0)
+    M = magnitude(max_batched_tokens, "token", "max_batched_tokens", minimum=1, integer=True)
+    cap = (np.inf if max_batch is None else
+           magnitude(max_batch, "request", "max_batch", minimum=1, integer=True))
+    if np.any(np.asarray(Sc) >= np.asarray(S)):
+        raise ValueRangeError("cached_prompt_tokens must be smaller than prompt_tokens")
+    TP = np.asarray(dep.tp, dtype=float)
+    lam, S, N, Sc, TP, cap = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (offered, S, N, Sc, TP, cap)))
+    w = _Workload(dep, S, N, Sc, cv_s, cv_n, float(M), closed)
+
+    # the batch bound: memory, the user's cap, the token budget; requests in the server are
+    # length-biased (long answers stay longer), and paged KV holds half the answer on average
+    held = S + N * (1 + cv_n * cv_n) * (0.5 if kv_allocation == "paged" else 1.0)
+    mem_limit = np.asarray(dep.max_batch(held, M), dtype=float)
+    limit = np.minimum(np.minimum(mem_limit, cap), float(M))
+    fits = (limit >= 1) & np.asarray(dep.fits(1, S + N, M))
+    limit = np.maximum(limit, 1.0)
+
+    # capacity: the closed loop with every slot filled
+    cap_state = _solve_closed(w, limit)
+    capacity = cap_state.x
+    if closed:
+        inside = np.minimum(lam, limit)
+        st = _solve_closed(w, inside)
+        x = st.x
+        queue = np.maximum(lam - limit, 0.0)
+        w_slot = np.where(x > 0, queue / np.maximum(x, 1e-300), 0.0)
+        p_slot = (queue > 0).astype(float)
+        stable = np.ones(lam.shape, dtype=bool)
+    else:
+        st = _solve_open(w, lam, limit)
+        x = lam
+        stable = lam < capacity * (1 - 1e-9)
+        service = np.where(x > 0, st.n / x, 0.0)
+        cv_srv2 = (cv_n * (N - 1) * st.itl / np.maximum(service, 1e-300)) ** 2
+        offered_slots = np.minimum(st.n, limit * (1 - 1e-9))
+        p_slot = erlang_c(limit, offered_slots)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w_slot = np.where(stable, p_slot / (limit / np.maximum(service, 1e-300) - lam)
+                              * (1 + cv_srv2) / 2, np.inf)
+        queue = lam * w_slot
+
+    ttft = w_slot + st.residual + st.w_pre + st.own
+    e2e = ttft + (N - 1) * st.itl
+    # percentiles
+    own_p = {k: w.own_prefill_quantile(st, p) for k, p in _P.items()}
+    p_pre = st.rho_pre
+    if closed:        # every client beyond the batch bound waits the same (FIFO, closed loop)
+        fixed_wait, p_any, random_wait = w_slot, p_pre, st.w_pre
+    else:
+        fixed_wait, p_any, random_wait = np.zeros(lam.shape), 1 - (1 - p_pre) * (1 - p_slot), st.w_pre + w_slot
+    step_wait = {k: st.residual if closed else p * 2 * st.residual for k, p in _P.items()}
+    ttft_p = {k: own_p[k] + fixed_wait + _wait_quantile(p, p_any, random_wait) + step_wait[k]
+              for k, p in _P.items()}
+    itl_p = {k: w.itl_quantile(st, p) for k, p in _P.items()}
+
+    feasible = fits & stable & np.isfinite(ttft)
+    full = queue > 1e-9 if closed else p_slot > 0.5
+    which = np.where(limit == mem_limit, "memory", np.where(limit == cap, "batch cap", "token budget"))
+    bottleneck = np.where(~fits, "memory", np.where(full, which,
+                          np.where(st.compute_bound | (st.rho_pre > 0.9), "compute", "bandwidth")))
+    reasons = _reasons(dep, feasible, fits, stable, S + N, held, M, lam, capacity, closed)
+
+    nan = np.where(feasible, 1.0, np.nan)
+
+    def out(v, mask=True):
+        v = np.asarray(v, dtype=float) * (nan if mask else 1.0)
+        return float(v) if v.ndim == 0 else v
+
+    def obj(v):
+        v = np.asarray(v)
+        return v[()] if v.ndim == 0 else v
+
+    return LoadResult(
+        deployment=dep, loop="closed" if closed else "open", offered=out(lam, False),
+        prompt_tokens=out(S, False), output_tokens=out(N, False), max_batched_tokens=int(M),
+        ttft_s=out(ttft), ttft_p50_s=out(ttft_p["p50"]), ttft_p90_s=out(ttft_p["p90"]),
+        ttft_p99_s=out(ttft_p["p99"]),
+        itl_s=out(st.itl), itl_p50_s=out(itl_p["p50"]), itl_p90_s=out(itl_p["p90"]),
+        itl_p99_s=out(itl_p["p99"]), e2e_s=out(e2e),
+        throughput_rps=out(x), throughput_tok_s=out(x * N), capacity_rps=out(np.where(fits, capacity, np.nan), False),
+        batch=out(st.n), decode_batch=out(st.d), queue=out(queue), batch_limit=out(np.where(fits, limit, 0), False),
+        prefill_step_fraction=out(st.q),
+        prefill_time_share=out(np.where(st.itl > 0, st.q * (st.t_mix - st.t_dec) / st.itl, 0.0)),
+        own_prefill_s=out(st.own), residual_s=out(st.residual),
+        slot_wait_s=out(fixed_wait), wait_probability=out(p_any), random_wait_s=out(random_wait),
+        feasible=obj(feasible), bottleneck=obj(bottleneck),
+        _reasons=obj(reasons),
+    )
+
+
+def _solve_closed(w: _Workload, inside) -> _State:
+    """Decode occupancy ``d`` with ``n(d) = inside`` requests in the server."""
+    hi = w.d_max(inside)
+    d = _bisect(lambda d: w.state(d, inside).n - inside, np.zeros_like(hi), hi)
+    st = w.state(d, inside, final=True)
+    # prefill-saturated: more requests than the budget can turn over wait for their prompts
+    short = st.n < inside * (1 - 1e-6)
+    if short.any():
+        extra = np.where(short & (st.x > 0), (inside - st.n) / np.maximum(st.x, 1e-300), 0.0)
+        st = _State(**{**st.__dict__, "w_pre": st.w_pre + extra, "n": np.maximum(st.n, inside)})
+    return st
+
+
+def _solve_open(w: _Workload, rate, limit) -> _State:
+    """Decode occupancy ``d`` at which the replica completes ``rate`` requests/s."""
+    hi = w.d_max(limit)
+    return w.state(_bisect(lambda d: w.state(d).x - rate, np.zeros_like(hi), hi), final=True)
+
+
+def _reasons(dep, feasible, fits, stable, context, held, M, lam, capacity, closed):
+    out = np.full(np.shape(feasible), None, dtype=object)
+    if np.all(feasible):
+        return out
+    mem = np.broadcast_to(dep.memory_reasons(1, context, M), out.shape) if not np.all(fits) else None
+    held = np.broadcast_to(held, out.shape)
+    for i in zip(*np.nonzero(~np.asarray(feasible))) if out.ndim else [()]:
+        if not fits[i]:
+            out[i] = mem[i] or (
+                f"a request holds {float(held[i]):,.0f} tokens of KV on average while it is served (long "
+                f"answers stay longest, so the mean grows with the spread of answer lengths), more than "
+                f"the KV pool of {dep.model.name} on {dep.hardware.name} holds; shorten the answers, "
+                f"narrow their spread, or use more GPUs")
+        elif not stable[i]:
+            out[i] = (f"overloaded: {lam[i]:.3g} requests/s is more than this replica's capacity of "
+                      f"{capacity[i]:.3g} requests/s, so the queue grows without bound; add replicas")
+        else:
+            out[i] = "no steady state (a wait is unbounded)"
+    return out

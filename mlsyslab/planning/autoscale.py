@@ -1,0 +1,298 @@
+r"""Autoscaling a fleet through a day of traffic: which trigger, which capacity, which billing.
+
+Traffic
+-------
+`traffic` makes a seeded day of per-minute traffic: a diurnal rate
+``mean * (1 + (peak/mean - 1) sin(2 pi (t - 6 h) / 24 h))`` plus bursts in which the rate jumps
+and the share of long reasoning requests rises (an agent fleet, a batch of hard questions).
+`read_trace` reads the same columns (``minute, rate[, long_share]``) from a CSV file instead.
+
+What a replica can take
+-----------------------
+Two request classes share the fleet: short answers and long reasoning chains. For each, the load
+model gives one replica's largest Poisson rate within the SLO, ``r_s`` and ``r_l`` (as
+`mlsyslab.fleet` does). At a long share ``p`` the work per request mixes, so a replica takes
+
+    c(p) = 1 / ((1 - p) / r_s + p / r_l)             requests/s within the SLO
+    need(t) = ceil(rate(t) / c(p(t)))                 replicas the minute needs
+
+Policies (each sees the last minute's signals and keeps ``utilisation`` headroom):
+
+- ``"requests"``: requests per second against a per-replica target measured on the day's mean
+  mix, ``ceil(rate / (u c(p_mean)))``: blind to what each request costs;
+- ``"tokens"``: the token work in flight against a replica's token budget,
+  ``ceil(rate / (u c(p)))``: it sees the mix;
+- ``"kv"``: KV-cache bytes in flight (Little's law: rate x end-to-end time x mean context) against
+  ``u`` of a replica's KV pool: it sees memory, not latency.
+
+A replica is ready ``scale_up_s`` after launch: its weights read from storage at
+``storage_gb_s`` per GPU plus ``startup_s`` (engine start, CUDA graphs), stated assumptions.
+Scale-down waits ``cooldown_min`` minutes. Replicas up to ``on_demand_replicas`` (default: the
+median need) are on-demand, the rest spot; a spot replica is preempted with probability
+``preemptions_per_hour / 60`` each minute (seeded) and relaunched.
+
+Outcomes
+--------
+A minute *violates* the SLO when fewer replicas are ready than it needs; the requests beyond
+the ready capacity are the *excess*. *Wasted* GPU-hours are those provisioned beyond the need.
+Cost is billed per second, or per started hour of each instance (``billing="hour"``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..economics.tco import fleet
+from ..engine.deployment import Deployment, as_deployment
+from ..engine.slo import SLO
+from ..errors import ValueRangeError
+from ..params import Param, checked
+from ..report import Report
+
+__all__ = ["traffic", "read_trace", "autoscale", "AutoscaleResult", "POLICIES_AUTOSCALE", "replica_capacity"]
+
+POLICIES_AUTOSCALE = ("requests", "tokens", "kv")
+
+
+@checked(hours=Param("real", "hour", low=1 / 60, high=24 * 31), mean_rate=Param("real", "request/s", low=0, low_open=True, high=1e6),
+         peak_to_mean=Param("real", "", low=1, high=10), bursts=Param("int", "", low=0, high=1000),
+         burst_factor=Param("real", "", low=1, high=100), burst_minutes=Param("int", "minute", low=1, high=1440),
+         long_share=Param("real", "", low=0, high=1), burst_long_share=Param("real", "", low=0, high=1),
+         seed=Param("int", "", low=0, high=2**32 - 1))
+def traffic(*, hours=24.0, mean_rate=10.0, peak_to_mean=2.0, bursts=3, burst_factor=1.5,
+            burst_minutes=30, long_share=0.1, burst_long_share=0.6, seed=0):
+    """A seeded day of per-minute traffic (DataFrame: minute, rate, long_share); see the module docstring."""
+    import pandas as pd
+
+    n = max(int(round(hours * 60)), 1)
+    t = np.arange(n)
+    rate = mean_rate * (1 + (peak_to_mean - 1) * np.sin(2 * np.pi * (t / 1440.0 - 0.25)))
+    rate = np.maximum(rate, mean_rate * 0.05)
+    share = np.full(n, float(long_share))
+    rng = np.random.default_rng(seed)
+    for start in rng.integers(0, max(n - burst_minutes, 1), size=bursts):
+        rate[start:start + burst_minutes] *= burst_factor
+        share[start:start + burst_minutes] = burst_long_share
+    return pd.DataFrame({"minute": t, "rate": rate, "long_share": share})
+
+
+def read_trace(path):
+    """A trace from a CSV file with columns ``minute, rate`` and optionally ``long_share``."""
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    missing = {"minute", "rate"} - set(df.columns)
+    if missing:
+        raise ValueRangeError(f"{path}: a trace needs columns minute and rate; missing {', '.join(sorted(missing))}")
+    if "long_share" not in df:
+        df["long_share"] = 0.0
+    if (df["rate"] < 0).any() or not np.isfinite(df["rate"]).all():
+        raise ValueRangeError(f"{path}: rate must be finite and >= 0 in every row")
+    if ((df["long_share"] < 0) | (df["long_share"] > 1)).any():
+        raise ValueRangeError(f"{path}: long_share must be a fraction in [0, 1]")
+    return df[["minute", "rate", "long_share"]].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What one replica takes within the SLO, per request class."""
+
+    short_rps: float
+    long_rps: float
+    short_e2e_s: float
+    long_e2e_s: float
+
+    def rps(self, long_share):
+        p = np.asarray(long_share, dtype=float)
+        return 1.0 / ((1 - p) / self.short_rps + p / self.long_rps)
+
+
+def replica_capacity(deployment: Deployment, slo: SLO, *, prompt_tokens, short_tokens, long_tokens,
+                     max_batch=None) -> Capacity:
+    """One replica's largest rate within ``slo`` for short answers and for long reasoning chains."""
+    out = {}
+    for name, n in (("short", short_tokens), ("long", long_tokens)):
+        f = fleet(deployment, qps=1e-3, prompt_tokens=prompt_tokens, output_tokens=n, slo=slo, max_batch=max_batch)
+        if not f.feasible:
+            raise ValueRangeError(f"a {name} request ({prompt_tokens} in / {n} out) cannot be served within the "
+                                  f"SLO on {deployment}: {f.reason}")
+        out[name] = (f.replica_qps, f.e2e_s)
+    return Capacity(out["short"][0], out["long"][0], out["short"][1], out["long"][1])
+
+
+@dataclass(frozen=True)
+class AutoscaleResult(Report):
+    """One policy through one trace: replicas by the minute, cost, violations and waste."""
+
+    policy: str
+    billing: str
+    minutes: int
+    gpus_per_replica: int
+    cost_usd: float
+    on_demand_usd: float
+    spot_usd: float
+    violation_minutes: int
+    excess_fraction: float           # requests beyond the ready capacity / all requests
+    gpu_hours: float
+    wasted_gpu_hours: float
+    preemptions: int
+    scale_up_s: float
+    timeline: object = field(repr=False)     # DataFrame by minute
+
+    feasible: bool = True
+    reason: str | None = None
+
+    def summary(self) -> dict:
+        return {k: getattr(self, k) for k in ("policy", "billing", "minutes", "gpus_per_replica", "cost_usd",
+                                              "on_demand_usd", "spot_usd", "violation_minutes", "excess_fraction",
+                                              "gpu_hours", "wasted_gpu_hours", "preemptions", "scale_up_s")}
+
+    def __str__(self) -> str:
+        return (f"{self.policy} trigger, {self.billing} billing, {self.minutes / 60:g} h: USD {self.cost_usd:,.0f} "
+                f"(on-demand {self.on_demand_usd:,.0f}, spot {self.spot_usd:,.0f}); SLO missed in "
+                f"{self.violation_minutes} minutes ({self.excess_fraction:.2%} of requests beyond ready capacity); "
+                f"{self.gpu_hours:,.0f} GPU-hours, {self.wasted_gpu_hours:,.0f} beyond the need; "
+                f"{self.preemptions} spot preemptions; a replica takes {self.scale_up_s:.0f} s to start")
+
+
+@checked(policy=Param("choice", choices=POLICIES_AUTOSCALE), billing=Param("choice", choices=("second", "hour")),
+         utilisation=Param("real", "", low=0, low_open=True, high=1),
+         prompt_tokens=Param("int", "token", low=1, high=1e7), short_tokens=Param("int", "token", low=2, high=1e7),
+         long_tokens=Param("int", "token", low=2, high=1e7),
+         storage_gb_s=Param("real", "GB/s", low=0, low_open=True, high=1e4),
+         startup_s=Param("real", "s", low=0, high=1e5), cooldown_min=Param("int", "minute", low=0, high=1440),
+         preemptions_per_hour=Param("real", "", low=0, high=60), seed=Param("int", "", low=0, high=2**32 - 1),
+         on_demand_replicas=Param("int", "", low=0, high=1e6, optional=True))
+def autoscale(deployment, trace, *, slo: SLO, policy: str = "tokens", prompt_tokens=1000, short_tokens=300,
+              long_tokens=8000, utilisation=0.8, storage_gb_s=2.0, startup_s=60.0, cooldown_min=10,
+              on_demand_replicas=None, preemptions_per_hour=0.05, billing: str = "second", seed=0,
+              capacity: Capacity | None = None) -> AutoscaleResult:
+    """Run one autoscaling ``policy`` through ``trace``; see the module docstring.
+
+    Parameters
+    ----------
+    deployment : Deployment
+        One replica.
+    trace : DataFrame
+        Per-minute ``rate`` (requests/s) and ``long_share`` (`traffic` or `read_trace`).
+    slo : SLO
+        The targets each replica must meet.
+    policy : str
+        ``"requests"``, ``"tokens"`` or ``"kv"``.
+    prompt_tokens : int
+        Prompt length of every request.
+    short_tokens : int
+        Answer length of a short request.
+    long_tokens : int
+        Answer length of a long reasoning chain (thinking included).
+    utilisation : float
+        Headroom each policy keeps: it targets this fraction of what it measures as capacity.
+    storage_gb_s : float
+        Weight-loading bandwidth per GPU when a replica starts, GB/s.
+    startup_s : float
+        Engine start-up besides loading weights, seconds.
+    cooldown_min : int
+        Minutes the target must stay below the fleet before it shrinks.
+    on_demand_replicas : int, optional
+        Replicas billed on demand; the rest are spot. Default: the trace's median need.
+    preemptions_per_hour : float
+        Chance per hour that a spot replica is taken back.
+    billing : str
+        ``"second"`` or ``"hour"`` (each instance billed per started hour).
+    seed : int
+        Seed of the preemptions.
+    capacity : Capacity, optional
+        Precomputed `replica_capacity` (to compare policies without recomputing it).
+    """
+    dep = as_deployment(deployment)
+    if not isinstance(slo, SLO):
+        raise ValueRangeError("slo must be an mlsyslab.SLO")
+    for col in ("rate", "long_share"):
+        if col not in getattr(trace, "columns", ()):
+            raise ValueRangeError(f"trace must be a DataFrame with a {col!r} column (see traffic() or read_trace())")
+    cap = capacity or replica_capacity(dep, slo, prompt_tokens=prompt_tokens, short_tokens=short_tokens,
+                                       long_tokens=long_tokens)
+    rate = trace["rate"].to_numpy(dtype=float)
+    share = trace["long_share"].to_numpy(dtype=float)
+    n = len(rate)
+    per_replica = cap.rps(share)
+    need = np.ceil(rate / per_replica - 1e-9).astype(int)
+    mean_share = float(np.average(share, weights=np.maximum(rate, 1e-12)))
+    if policy == "requests":
+        target = np.ceil(rate / (utilisation * cap.rps(mean_share)) - 1e-9)
+    elif policy == "tokens":
+        target = np.ceil(rate / (utilisation * per_replica) - 1e-9)
+    else:
+        kv_tok = float(dep.kv_bytes_per_token) if np.ndim(dep.kv_bytes_per_token) == 0 else float(np.max(dep.kv_bytes_per_token))
+        pool = float(np.min(dep.kv_pool_bytes())) * int(dep.gpus)
+        in_flight = rate * ((1 - share) * cap.short_e2e_s * (prompt_tokens + short_tokens / 2)
+                            + share * cap.long_e2e_s * (prompt_tokens + long_tokens / 2)) * kv_tok
+        target = np.ceil(in_flight / (utilisation * pool) - 1e-9)
+    target = np.maximum(np.concatenate([[target[0]], target[:-1]]), 1).astype(int)    # last minute's signal
+    gpus = int(dep.gpus)
+    scale_up_s = float(np.max(dep.weight_bytes_per_gpu)) / (storage_gb_s * 1e9) + startup_s
+    delay = max(1, math.ceil(scale_up_s / 60))
+    base = int(np.median(need)) if on_demand_replicas is None else int(on_demand_replicas)
+    hw = dep.hardware
+    od_price = (hw.on_demand_usd_h or math.nan) * gpus
+    spot_price = (hw.spot_usd_h if hw.spot_usd_h is not None else hw.on_demand_usd_h or math.nan) * gpus
+    rng = np.random.default_rng(seed)
+    p_pre = preemptions_per_hour / 60.0
+
+    # instances: [launch minute, ready minute, stop minute or None, spot?]
+    instances = [[-delay, 0, None, i >= base] for i in range(int(target[0]))]
+    ready_n = np.zeros(n, int)
+    prov_n = np.zeros(n, int)
+    spot_n = np.zeros(n, int)
+    low_since = None
+    preemptions = 0
+    for t in range(n):
+        live = [x for x in instances if x[2] is None]
+        for x in live:              # spot preemptions, relaunched at once
+            if x[3] and x[1] <= t and rng.random() < p_pre:
+                x[2] = t
+                preemptions += 1
+                instances.append([t, t + delay, None, True])
+        live = [x for x in instances if x[2] is None]
+        want = int(target[t])
+        if want > len(live):
+            for _ in range(want - len(live)):
+                instances.append([t, t + delay, None, len([y for y in instances if y[2] is None]) >= base])
+            low_since = None
+        elif want < len(live):
+            low_since = t if low_since is None else low_since
+            if t - low_since >= cooldown_min:
+                for x in sorted(live, key=lambda y: -y[0])[:len(live) - want]:   # newest first
+                    x[2] = t
+                low_since = None
+        else:
+            low_since = None
+        live = [x for x in instances if x[2] is None]
+        prov_n[t] = len(live)
+        ready_n[t] = sum(1 for x in live if x[1] <= t)
+        spot_n[t] = sum(1 for x in live if x[3])
+    served = np.minimum(rate, ready_n * per_replica)
+    violated = ready_n < need
+    total_req = float(np.sum(rate))
+    excess = float(np.sum(rate - served) / total_req) if total_req > 0 else 0.0
+
+    def billed_hours(x):
+        stop = n if x[2] is None else x[2]
+        minutes = max(stop - max(x[0], 0), 0)
+        return minutes / 60 if billing == "second" else math.ceil(minutes / 60)
+
+    od = sum(billed_hours(x) for x in instances if not x[3]) * od_price
+    sp = sum(billed_hours(x) for x in instances if x[3]) * spot_price
+    import pandas as pd
+
+    timeline = pd.DataFrame({"minute": np.arange(n), "rate": rate, "long_share": share, "need": need,
+                             "target": target, "ready": ready_n, "provisioned": prov_n, "spot": spot_n})
+    return AutoscaleResult(
+        policy=policy, billing=billing, minutes=n, gpus_per_replica=gpus, cost_usd=float(od + sp),
+        on_demand_usd=float(od), spot_usd=float(sp), violation_minutes=int(violated.sum()),
+        excess_fraction=excess, gpu_hours=float(prov_n.sum() * gpus / 60),
+        wasted_gpu_hours=float(np.maximum(prov_n - need, 0).sum() * gpus / 60), preemptions=preemptions,
+        scale_up_s=scale_up_s, timeline=timeline)

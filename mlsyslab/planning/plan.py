@@ -1,0 +1,391 @@
+r"""Plan a deployment: the cheapest configuration that meets an SLO, and how to launch it.
+
+The search
+----------
+For a `Workload` (Poisson arrivals at ``rate``, mean prompt and answer lengths) and an `SLO`,
+`plan` tries every
+
+    accelerator x weight precision x KV precision x tp (x pp where nothing fits one server)
+              x batch cap (max_num_seqs) x chunked-prefill budget (max_num_batched_tokens)
+
+(the defaults: ``DEFAULT_PLAN_HARDWARE``, fp16/fp8/int4 weights, fp16/fp8 KV, every tp that
+divides the heads, ``DEFAULT_BATCH_CAPS`` and ``DEFAULT_PREFILL_BUDGETS``)
+
+and sizes each the way `mlsyslab.fleet` does, with the load model: one replica's largest
+Poisson rate that still meets the SLO, ``r*``, is found on a grid of ``GRID`` fractions of its
+capacity (so ``r*`` is low by at most one grid step, about 3% of capacity), then
+
+    replicas = ceil(rate / r*),   USD/hour = replicas x GPUs per replica x USD per GPU-hour
+    USD per million tokens = USD/hour / (rate x (prompt + answer tokens) x 3600) x 1e6
+
+The operating point (each replica at ``rate / replicas``) gives the latencies reported. All tp
+degrees and batch caps of one accelerator, precision and prefill budget are one vectorised call
+of `load`, so a search of a thousand-odd candidates takes seconds (``make bench`` measures it). A candidate that does not fit, or misses
+the SLO even at a trickle of traffic, stays in the table with the reason.
+
+The Pareto frontier keeps the candidates no other beats on both cost and mean end-to-end
+latency. `PlanResult.launch` writes the chosen plan as a vLLM, SGLang or TensorRT-LLM command,
+each flag named as that engine's documentation names it (``data/engines.toml``, with sources).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..catalog.hardware import HARDWARE, accelerator
+from ..catalog.models import model as _model
+from ..catalog.reader import read_data
+from ..engine.deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, valid_tps
+from ..engine.load import load
+from ..engine.slo import SLO
+from ..errors import UnknownNameError, ValueRangeError
+from ..params import P, Param, checked
+from ..report import Report
+
+__all__ = ["Workload", "plan", "PlanResult", "ENGINES", "DEFAULT_PLAN_HARDWARE", "GRID"]
+
+GRID = 32
+"""Fractions of a replica's capacity on which the largest rate within the SLO is searched."""
+DEFAULT_PLAN_HARDWARE = ("h100-sxm", "h200", "b200", "mi300x", "a100-80gb", "l40s")
+"""Accelerators `plan` searches when none are given: the data-centre parts clouds rent today."""
+DEFAULT_BATCH_CAPS = (8, 16, 32, 64, 128, 256, None)
+DEFAULT_PREFILL_BUDGETS = (2048, DEFAULT_MAX_BATCHED_TOKENS)
+"""Chunked-prefill budgets tried: a small one (short ITL spikes) and the engines' usual default."""
+"""Batch caps tried (``None``: only memory bounds the batch)."""
+ENGINES = read_data("engines.toml")
+"""Each engine's launch command, documented flags and their source (``data/engines.toml``)."""
+NO_CAP = 1e9
+
+
+_WORKLOAD_PARAMS = {
+    "rate": Param("real", "request/s", low=0, low_open=True, high=1e7, units=("1/s", "query/s")),
+    "prompt_tokens": replace(P["prompt_tokens"], array=False, kind="int"),
+    "output_tokens": Param("int", "token", low=2, high=P["output_tokens"].high),
+    "prompt_cv": P["prompt_cv"], "output_cv": P["output_cv"],
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Traffic to serve: Poisson arrivals of requests with mean prompt and answer lengths.
+
+    Parameters
+    ----------
+    rate : float
+        Requests per second, > 0.
+    prompt_tokens : int
+        Mean prompt length, >= 1.
+    output_tokens : int
+        Mean answer length (reasoning tokens included), >= 2.
+    prompt_cv : float
+        Coefficient of variation of prompt lengths, >= 0.
+    output_cv : float
+        Coefficient of variation of answer lengths, >= 0.
+    """
+
+    rate: float
+    prompt_tokens: int = 512
+    output_tokens: int = 256
+    prompt_cv: float = 0.0
+    output_cv: float = 0.0
+
+    def __post_init__(self):
+        for name, spec in _WORKLOAD_PARAMS.items():   # the package's declarations, checked once
+            object.__setattr__(self, name, spec.check(name, getattr(self, name)))
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Prompt and answer tokens the workload brings per second."""
+        return self.rate * (self.prompt_tokens + self.output_tokens)
+
+
+@dataclass(frozen=True)
+class PlanResult(Report):
+    """Every candidate of a `plan` search (``table``), the cheapest (``best``) and the frontier."""
+
+    model: str
+    workload: Workload
+    slo: SLO
+    pricing: str
+    table: object = field(repr=False)        # pandas DataFrame, one row per candidate
+    seconds: float = 0.0
+
+    @property
+    def feasible(self) -> bool:
+        return bool(self.table["feasible"].any())
+
+    @property
+    def reason(self) -> str | None:
+        if self.feasible:
+            return None
+        reasons = self.table["reason"].dropna()
+        return f"no candidate meets the SLO; for example {reasons.iloc[0]}" if len(reasons) else "no candidate"
+
+    @property
+    def ranked(self):
+        """Feasible candidates, cheapest first (then the shortest end-to-end latency)."""
+        ok = self.table[self.table["feasible"]]
+        return ok.sort_values(["usd_per_hour", "e2e_ms"]).reset_index(drop=True)
+
+    @property
+    def best(self):
+        """The cheapest candidate that meets the SLO (a row); raises `InfeasibleError` if none."""
+        self.require_feasible()
+        return self.ranked.iloc[0]
+
+    @property
+    def frontier(self):
+        """Candidates no other beats on both cost and mean end-to-end latency, cheapest first."""
+        ok = self.ranked
+        keep, best_e2e = [], math.inf
+        for i, row in ok.iterrows():
+            if row["e2e_ms"] < best_e2e - 1e-9:
+                keep.append(i)
+                best_e2e = row["e2e_ms"]
+        return ok.loc[keep].reset_index(drop=True)
+
+    def plot(self, ax=None):
+        """Cost against latency: every candidate that meets the SLO, the frontier, the cheapest."""
+        from ..course import plots
+
+        ok, front = self.ranked, self.frontier
+        b = self.best
+        ax = plots.frontier(front["e2e_ms"] / 1e3, front["usd_per_million_tokens"],
+                            title=f"{len(ok):,} plans meet the SLO; the frontier has {len(front)}",
+                            xlabel="mean end-to-end latency (s)", ylabel="USD per million tokens",
+                            highlight=(b["e2e_ms"] / 1e3, b["usd_per_million_tokens"],
+                                       f"cheapest: {b['hardware']} {b['weights']} tp={int(b['tp'])}"),
+                            ax=ax)
+        ax.scatter(ok["e2e_ms"] / 1e3, ok["usd_per_million_tokens"], s=6, color="0.75", zorder=0,
+                   label="every plan that meets the SLO")
+        ax.legend(loc="upper right", fontsize=8)
+        return ax
+
+    def deployment(self, row=None) -> Deployment:
+        """The `Deployment` of a candidate row (the best by default)."""
+        r = self.best if row is None else row
+        return Deployment(self.model, r["hardware"], tp=int(r["tp"]), pp=int(r["pp"]),
+                          weights=r["weights"], kv=r["kv"])
+
+    def launch(self, engine: str = "vllm", row=None) -> str:
+        """The command that launches one replica of a plan on ``engine`` (vllm, sglang, trtllm).
+
+        Flags are named as the engine's documentation names them (``ENGINES[engine]["source"]``);
+        settings an engine takes from the checkpoint rather than a flag are stated as comments.
+        """
+        if engine not in ENGINES["engines"]:
+            raise UnknownNameError(f"engine {engine!r} is not one of {', '.join(ENGINES['engines'])}")
+        e = ENGINES["engines"][engine]
+        r = self.best if row is None else row
+        hf = _checkpoint(_model(self.model))
+        dep = self.deployment(r)
+        fraction = float(dep.memory_utilization)
+        if e.get("memory_fraction_of") == "free":   # of what is left after weights and buffers
+            free = dep.capacity_bytes - float(dep.weight_bytes_per_gpu) - float(dep.workspace_bytes(int(r["max_batched_tokens"])))
+            fraction = round(float(dep.kv_pool_bytes(int(r["max_batched_tokens"]))) / free, 2)
+        values = {"tp": int(r["tp"]), "pp": int(r["pp"]), "max_seqs": int(r["batch_limit"]),
+                  "max_batched_tokens": int(r["max_batched_tokens"]), "memory_fraction": fraction}
+        flags, notes = [], []
+        for setting in ("tp", "pp", "max_seqs", "max_batched_tokens", "memory_fraction"):
+            if setting == "pp" and values["pp"] == 1:
+                continue
+            flags.append(f"{e['flags'][setting]} {values[setting]:g}")
+        kv = e.get("kv_cache_dtype", {}).get(r["kv"])
+        if kv:
+            flags.append(f"{e['flags']['kv_dtype']} {kv}")
+        elif r["kv"] != "fp16":
+            notes.append(e["notes"]["kv_dtype"].format(kv=r["kv"]))
+        q = e.get("quantization", {}).get(r["weights"])
+        if q:
+            flags.append(f"{e['flags']['quantization']} {q}")
+        elif r["weights"] not in ("fp16", "bf16"):
+            notes.append(e["notes"]["quantization"].format(weights=r["weights"]))
+        servers = int(r["servers"])
+        if servers > 1:
+            notes.append(e["notes"]["multi_node"].format(servers=servers))
+        lines = [f"# {self.model} on {int(r['gpus_per_replica'])} x {r['hardware']}: one of "
+                 f"{int(r['replicas'])} replicas",
+                 f"# flag names as documented ({e['source']['date']}):", f"#   {e['source']['url']}"]
+        lines += [f"# {line}" for n in notes for line in textwrap.wrap(n, 86)]
+        lines.append(" \\\n    ".join([f"{e['command']} {hf}"] + flags))
+        return "\n".join(lines)
+
+    def summary(self) -> dict:
+        out = {"model": self.model, "rate": self.workload.rate, "prompt_tokens": self.workload.prompt_tokens,
+               "output_tokens": self.workload.output_tokens, "slo": str(self.slo), "pricing": self.pricing,
+               "candidates": int(len(self.table)), "feasible_candidates": int(self.table["feasible"].sum()),
+               "feasible": self.feasible, "reason": self.reason}
+        if self.feasible:
+            b = self.best
+            out["best"] = {k: (b[k].item() if hasattr(b[k], "item") else b[k]) for k in
+                           ("hardware", "weights", "kv", "tp", "pp", "max_batch", "max_batched_tokens",
+                            "replicas", "gpus", "usd_per_hour", "usd_per_million_tokens", "ttft_p99_ms",
+                            "itl_ms", "e2e_ms")}
+        return out
+
+    def __str__(self) -> str:
+        w = self.workload
+        head = (f"plan for {self.model}: {w.rate:g} req/s, {w.prompt_tokens:,} in / {w.output_tokens:,} out, "
+                f"SLO: {self.slo}; {len(self.table):,} candidates searched, "
+                f"{int(self.table['feasible'].sum()):,} meet it")
+        if not self.feasible:
+            return f"{head}\n  INFEASIBLE: {self.reason}"
+        lines = [head, f"  {'hardware':<10} {'w/kv':<9} {'tp':>2} {'pp':>2} {'cap':>5} {'M':>6} {'GPUs':>5} "
+                       f"{'USD/h':>8} {'USD/Mtok':>9} {'p99 TTFT':>9} {'ITL ms':>7}"]
+        for _, r in self.frontier.head(8).iterrows():
+            cap = "mem" if r["max_batch"] >= NO_CAP else f"{int(r['max_batch'])}"
+            lines.append(f"  {r['hardware']:<10} {r['weights'] + '/' + r['kv']:<9} {int(r['tp']):>2} "
+                         f"{int(r['pp']):>2} {cap:>5} {int(r['max_batched_tokens']):>6} {int(r['gpus']):>5} "
+                         f"{r['usd_per_hour']:>8,.2f} {r['usd_per_million_tokens']:>9,.3f} "
+                         f"{r['ttft_p99_ms']:>9,.0f} {r['itl_ms']:>7.1f}")
+        return "\n".join(lines + ["  (the cost-latency frontier, cheapest first)"])
+
+
+def _checkpoint(m) -> str:
+    """The Hugging Face repository of a model's source config, or its catalog key."""
+    url = getattr(m.source, "url", "") or ""
+    found = re.search(r"huggingface\.co/([^/]+/[^/]+)", url)
+    return found.group(1) if found else m.key
+
+
+def _price(hw, pricing: str) -> float:
+    if pricing == "spot":
+        if hw.spot_usd_h is None:
+            return math.nan
+        return hw.spot_usd_h
+    return hw.on_demand_usd_h if hw.on_demand_usd_h is not None else math.nan
+
+
+def _candidates(m, hardware, weights, kvs):
+    """(accelerator, weights, kv, Deployment or None, reason) for every combination."""
+    for key in hardware:
+        hw = accelerator(key)
+        tps = np.array(valid_tps(m, hw))
+        for w in weights:
+            for kv in kvs:
+                try:
+                    dep = Deployment(m, hw, tp=tps[:, None], weights=w, kv=kv)
+                except ValueRangeError as exc:
+                    yield hw, w, kv, None, str(exc)
+                    continue
+                yield hw, w, kv, dep, None
+                if not np.any(dep.weights_fit()) and hw.scale_out_gb_s:
+                    # nothing fits one server: the fewest stages of the widest group that do
+                    for stages in (2, 4, 8):
+                        staged = Deployment(m, hw, tp=np.array([[int(tps[-1])]]), pp=stages, weights=w, kv=kv)
+                        if np.any(staged.weights_fit()):
+                            yield hw, w, kv, staged, None
+                            break
+
+
+@checked(pricing=Param("choice", choices=("on-demand", "spot")))
+def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16", "fp8", "int4"),
+         kv=("fp16", "fp8"), max_batch=DEFAULT_BATCH_CAPS, max_batched_tokens=DEFAULT_PREFILL_BUDGETS,
+         pricing: str = "on-demand") -> PlanResult:
+    """Search configurations for the cheapest that meets ``slo`` at ``workload``; see the module docstring.
+
+    Parameters
+    ----------
+    model : str or Model
+        What to serve.
+    workload : Workload
+        The traffic: rate, prompt and answer lengths.
+    slo : SLO
+        The latency targets every replica must meet at its share of the traffic.
+    hardware : str or list of str, optional
+        Accelerators to search; default ``DEFAULT_PLAN_HARDWARE``.
+    weights : str or tuple of str
+        Weight precisions to try (fp4 only where the chip has fp4 tensor cores).
+    kv : str or tuple of str
+        KV-cache precisions to try.
+    max_batch : tuple
+        Batch caps to try (``None``: memory only).
+    max_batched_tokens : int or tuple of int
+        Chunked-prefill budgets per forward pass to try (vLLM ``max_num_batched_tokens``).
+    pricing : str
+        ``"on-demand"`` or ``"spot"`` prices from the catalog.
+    """
+    import time
+
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    if not isinstance(workload, Workload):
+        raise ValueRangeError("workload must be an mlsyslab.Workload(rate=..., prompt_tokens=..., output_tokens=...)")
+    if not isinstance(slo, SLO) or slo.empty:
+        raise ValueRangeError("slo must be an mlsyslab.SLO with at least one target")
+    m = _model(model)
+    keys = DEFAULT_PLAN_HARDWARE if hardware is None else ([hardware] if isinstance(hardware, str) else list(hardware))
+    for k in keys:
+        if k not in HARDWARE and not hasattr(k, "peak_tflops"):
+            accelerator(k)          # raises with the closest name
+    ws = (weights,) if isinstance(weights, str) else tuple(weights)
+    kvs = (kv,) if isinstance(kv, str) else tuple(kv)
+    caps = np.array([NO_CAP if c is None else float(c) for c in max_batch], dtype=float)
+    if caps.size == 0 or np.any(caps < 1):
+        raise ValueRangeError("max_batch must list caps >= 1 (or None for memory only)")
+    budgets = [max_batched_tokens] if np.ndim(max_batched_tokens) == 0 else list(max_batched_tokens)
+    if not budgets or any(not float(b).is_integer() or b < 1 for b in budgets):
+        raise ValueRangeError(f"max_batched_tokens must be whole numbers >= 1; got {max_batched_tokens!r}")
+    lam = workload.rate
+    frac = np.linspace(1.0 / GRID, 1.0 - 1.0 / GRID, GRID)
+    rows = []
+    for (hw, w, kvp, dep, why), M in ((c, int(b)) for c in _candidates(m, keys, ws, kvs) for b in budgets):
+        wl = dict(prompt_tokens=workload.prompt_tokens, output_tokens=workload.output_tokens,
+                  prompt_cv=workload.prompt_cv, output_cv=workload.output_cv, max_batched_tokens=M)
+        price = _price(hw, pricing)
+        common = {"hardware": hw.key, "weights": w, "kv": kvp, "max_batched_tokens": M}
+        if dep is None:
+            rows.append({**common, "tp": 0, "pp": 1, "max_batch": np.nan, "feasible": False, "reason": why})
+            continue
+        C = caps[:, None, None]
+        base = load(dep, concurrency=1, max_batch=C, **wl)                         # (caps, tp, 1)
+        cap_rps = np.where(base.feasible, base.capacity_rps, 0.0)
+        rates = np.maximum(cap_rps * frac, 1e-12)                                   # (caps, tp, grid)
+        met = np.asarray(slo.met(load(dep, rate=rates, max_batch=C, **wl)), dtype=bool) & (cap_rps > 0)
+        r_star = np.where(met, rates, 0.0).max(axis=-1)                             # (caps, tp)
+        replicas = np.where(r_star > 0, np.ceil(lam / np.maximum(r_star, 1e-300) - 1e-9), 0).astype(int)
+        replicas = np.maximum(replicas, np.where(r_star > 0, 1, 0))
+        at = load(dep, rate=np.maximum(lam / np.maximum(replicas, 1), 1e-12)[..., None], max_batch=C, **wl)
+        stats = slo.values(at)
+        tp = np.broadcast_to(np.asarray(dep.tp)[:, 0], r_star.shape)
+        gpus_rep = tp * dep.pp
+        for i, cap in enumerate(caps):
+            for j in range(r_star.shape[1]):
+                ok_fit = bool(np.ravel(base.feasible[i, j])[0])
+                row = {**common, "tp": int(tp[i, j]), "pp": dep.pp, "max_batch": cap,
+                       "memory_utilization": dep.memory_utilization,
+                       "gpus_per_replica": int(gpus_rep[i, j]),
+                       "servers": int(-(-int(gpus_rep[i, j]) // hw.scale_up_gpus))}
+                if not ok_fit:
+                    reason = np.ravel(np.asarray(base.reason, dtype=object)[i, j])[0] if np.ndim(base.reason) else base.reason
+                    rows.append({**row, "feasible": False, "reason": f"does not fit: {reason}"})
+                    continue
+                if r_star[i, j] <= 0:
+                    rows.append({**row, "feasible": False,
+                                 "reason": "misses the SLO even at a trickle of traffic"})
+                    continue
+                if not math.isfinite(price):
+                    rows.append({**row, "feasible": False, "reason": f"the catalog has no {pricing} price for {hw.name}"})
+                    continue
+                R = int(replicas[i, j])
+                usd_h = R * gpus_rep[i, j] * price
+                rows.append({**row, "feasible": True, "reason": None, "replicas": R,
+                             "gpus": int(R * gpus_rep[i, j]), "replica_rate": float(r_star[i, j]),
+                             "batch_limit": int(np.ravel(at.batch_limit[i, j])[0]),
+                             "usd_per_hour": float(usd_h),
+                             "usd_per_million_tokens": float(usd_h / (workload.tokens_per_second * 3600) * 1e6),
+                             "ttft_p99_ms": float(np.ravel(at.ttft_p99_s[i, j])[0] * 1e3),
+                             "itl_ms": float(np.ravel(stats["itl"][i, j])[0] * 1e3),
+                             "e2e_ms": float(np.ravel(at.e2e_s[i, j])[0] * 1e3)})
+    table = pd.DataFrame(rows)
+    for col in ("replicas", "gpus", "batch_limit"):
+        if col not in table:
+            table[col] = np.nan
+    return PlanResult(model=m.key, workload=workload, slo=slo, pricing=pricing, table=table,
+                      seconds=time.perf_counter() - t0)
