@@ -81,14 +81,18 @@ def _cmd_hardware(args) -> None:
 
     rows = []
     for h in HARDWARE.values():
-        row = {f.name: getattr(h, f.name) for f in fields(h) if f.name != "sources"}
+        row = {f.name: getattr(h, f.name) for f in fields(h) if f.name not in ("sources", "scale_up_link")}
+        link = h.scale_up_link
+        row["scale_up_link"] = {"key": link.key, "name": link.name,
+                                "allreduce_tp2_us": link.allreduce_tp2_us,
+                                "allreduce_tp8_us": link.allreduce_tp8_us}
         row["sources"] = {name: _source(src) for name, src in h.sources.items()}
         rows.append(row)
-    lines = [f"{'key':13} {'memory':>8} {'GB/s':>6} {'fp16 TF':>8} {'fp8 TF':>7} {'fp4 TF':>7} {'W':>5} {'$/h':>6}"]
+    lines = [f"{'key':14} {'memory':>8} {'GB/s':>6} {'fp16 TF':>8} {'fp8 TF':>7} {'fp4 TF':>7} {'W':>5} {'$/h':>6}"]
     def peak(r, p):
         return f"{r['peak_tflops'][p]:g}" if p in r["peak_tflops"] else "-"
 
-    lines += [f"{r['key']:13} {r['memory_gb']:>6.1f}GB {r['memory_bandwidth_gb_s']:>6g} "
+    lines += [f"{r['key']:14} {r['memory_gb']:>6.1f}GB {r['memory_bandwidth_gb_s']:>6g} "
               f"{peak(r, 'fp16'):>8} {peak(r, 'fp8'):>7} {peak(r, 'fp4'):>7} {r['tdp_w']:>5g} "
               f"{r['on_demand_usd_h']:>6.2f}" for r in rows]
     _emit(args, {"hardware": rows}, "\n".join(lines))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .errors import MlsyslabError, UnitError, ValueRangeError
-from .units import magnitude
+from .units import magnitude, split_list_text
 
 __all__ = ["Param", "checked", "one", "PARAMETERS", "parameter_table"]
 
@@ -152,14 +152,10 @@ class Param:
             try:
                 if self.kind in ("choice", "text"):
                     return self.check(flag, text)
-                parts = text.split(",") if self.array else [text]
-                values = []
-                for part in parts:
-                    try:
-                        v = float(part)
-                    except ValueError:
-                        v = part.strip()        # "60GB": a quantity string, converted by check
-                    values.append(self.check(flag, v))
+                # one number (with an optional unit), or a comma-separated list where a list is
+                # declared; text is parsed, never evaluated (mlsyslab.units.parse_quantity_text)
+                parts = split_list_text(text, flag) if self.array else [text]
+                values = [self.check(flag, part.strip()) for part in parts]
                 return values if self.array else values[0]
             except MlsyslabError as exc:
                 msg = str(exc)

@@ -16,6 +16,7 @@ Stock pint defines ``bit = []`` (dimensionless), so ``1 byte/s + 1/s`` silently 
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 from importlib import resources
@@ -69,7 +70,63 @@ def _build():
     return ureg
 
 
-__all__ = ["ureg", "Q_", "registry", "magnitude", "quantity"]  # noqa: F822 - ureg, Q_ are lazy
+__all__ = ["ureg", "Q_", "registry", "magnitude", "quantity", "parse_quantity_text",  # noqa: F822
+           "split_list_text"]
+
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?"
+_UNIT = r"(?:1\s*/\s*)?[A-Za-z_%µ][A-Za-z0-9_%µ]*(?:\s*(?:\*\*|\^)\s*-?\d)?(?:\s*[/*·]\s*[A-Za-z_%µ][A-Za-z0-9_%µ]*(?:\s*(?:\*\*|\^)\s*-?\d)?)*"
+_QUANTITY_TEXT = None
+
+
+def parse_quantity_text(text: str, unit: str, name: str):
+    """A quantity read from text: one number with an optional unit, in ``unit`` when none is given.
+
+    Accepted: ``"60"``, ``"60 GB"``, ``"1.5e3 ms"``, ``"2 token/s"``.
+
+    Text is never evaluated: no arithmetic (``"10/0"``, ``"2**9**9"``), no separators inside a
+    number (``"1,5"`` is neither 1.5 nor 15), nothing after the unit (``"2 3"``). Anything else
+    raises `UnitError` saying what a number may look like.
+    """
+    import re
+
+    global _QUANTITY_TEXT
+    if _QUANTITY_TEXT is None:
+        _QUANTITY_TEXT = re.compile(rf"^\s*({_NUMBER})\s*({_UNIT})?\s*$")
+    expected = (f"one number, optionally with a unit of {_describe(unit)}" if unit else "one number")
+    if not isinstance(text, str) or len(text) > 64:
+        raise UnitError(f"{name}: expected {expected}; got a text of {len(str(text))} characters")
+    if "," in text or ";" in text:
+        raise UnitError(f"{name}: expected {expected}; got {text!r} (a list or a separator: write one "
+                        f"number, with a dot for decimals)")
+    m = _QUANTITY_TEXT.match(text)
+    example = f"'60' or '60 {unit}'" if unit else "'60'"
+    if not m:
+        raise UnitError(f"{name}: expected {expected}, such as {example}; got {text!r} (text is read, "
+                        f"never evaluated)")
+    number, unit_text = float(m.group(1)), (m.group(2) or "").strip()
+    if not math.isfinite(number):
+        raise UnitError(f"{name}: {text!r} is too large for a number")
+    ureg = registry()
+    if not unit_text:
+        return ureg.Quantity(number, unit) if unit else ureg.Quantity(number)
+    import pint
+
+    try:
+        units = ureg.parse_units(unit_text.replace("^", "**"))
+    except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, AttributeError,
+            TypeError, AssertionError):
+        raise UnitError(f"{name}: {unit_text!r} is not a unit (in {text!r}); expected {expected}") from None
+    return ureg.Quantity(number, units)
+
+
+def split_list_text(text: str, name: str) -> list[str]:
+    """The items of a comma-separated list (``"1,5,25"``), for parameters that take a list."""
+    items = [part.strip() for part in str(text).split(",")]
+    if not items or any(not part for part in items):
+        raise UnitError(f"{name}: expected a comma-separated list of numbers (such as '1,5,25'); got {text!r}")
+    if len(items) > 10_000:
+        raise UnitError(f"{name}: at most 10,000 values in one list; got {len(items):,}")
+    return items
 
 
 def _describe(unit: str) -> str:
@@ -99,16 +156,7 @@ def magnitude(value, unit: str, name: str, *, minimum: float | None = None,
                 f"({value.dimensionality})"
             ) from None
     elif isinstance(value, str):
-        import pint
-
-        ureg = registry()
-        try:
-            parsed = ureg.Quantity(value)
-        except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
-                AttributeError, TypeError):
-            raise UnitError(f"{name}: cannot read {value!r} as a quantity of {_describe(unit)}") from None
-        if not isinstance(parsed, pint.Quantity) or parsed.unitless:
-            parsed = ureg.Quantity(getattr(parsed, "magnitude", parsed), unit)  # "60" means 60 <unit>
+        parsed = parse_quantity_text(value, unit, name)
         return magnitude(parsed, unit, name, minimum=minimum,
                          strictly_positive=strictly_positive, integer=integer)
     else:

@@ -1,7 +1,10 @@
 """Headless run of the main job: CLI examples, then every solution notebook end to end.
 
 Each notebook is executed in a temporary copy (solutions/ is not modified) and its headline
-result, the text of the cell tagged ``headline``, is printed. Usage: make run
+result, the text of the cell tagged ``headline``, is printed.
+
+Usage: make run   (or python scripts/run_all.py [--quick]: the CLI examples and the first
+notebook only; the test suite runs it so the headless path cannot break silently)
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ CLI_EXAMPLES = [
     ["cache", "--provider", "anthropic-5m", "--rate", "0.01"],
     ["route", "replicas", "--replicas", "8", "--policy", "round-robin"],
     ["route", "replicas", "--replicas", "8", "--policy", "prefix-aware"],
-    ["goodput", "--model", "llama-3-8b", "--gpu", "h100-sxm", "--rate", "5", "--slo-ttft-ms", "500", "--slo-tpot-ms", "20"],
+    ["goodput", "--model", "llama-3-8b", "--gpu", "h100-sxm", "--rate", "5", "--slo-ttft-ms", "500", "--slo-itl-ms", "20"],
+    ["load", "--model", "llama-3-70b", "--gpu", "h100-sxm", "--tp", "4", "--concurrency", "1,8,64", "--prompt", "2048"],
+    ["fleet", "--model", "llama-3-70b", "--gpu", "h100-sxm", "--qps", "10", "--slo-ttft-ms", "2000", "--slo-itl-ms", "50"],
+    ["disagg", "--model", "llama-3.1-70b", "--gpu", "h100-sxm", "--rate", "4", "--prompt", "8000", "--output", "300",
+     "--slo-itl-ms", "30", "--weights", "fp8", "--kv", "fp8"],
+    ["plan", "--model", "llama-3.1-8b", "--rate", "2", "--prompt", "1000", "--output", "200", "--slo-itl-ms", "40",
+     "--emit", "vllm"],
 ]
 
 
@@ -46,14 +55,14 @@ def headline(nb) -> str:
     return "(no cell tagged 'headline')"
 
 
-def run_notebooks() -> None:
+def run_notebooks(limit: int | None = None) -> None:
     import os
 
     import nbformat
     from nbclient import NotebookClient
 
     os.environ["MLSYSLAB_STATIC"] = "1"  # explorers draw a static figure
-    notebooks = sorted((ROOT / "solutions").glob("*.ipynb"))
+    notebooks = sorted((ROOT / "solutions").glob("*.ipynb"))[:limit]
     if not notebooks:
         print("no solution notebooks yet")
         return
@@ -70,5 +79,6 @@ def run_notebooks() -> None:
 
 
 if __name__ == "__main__":
+    quick = "--quick" in sys.argv[1:]
     run_cli()
-    run_notebooks()
+    run_notebooks(1 if quick else None)

@@ -118,7 +118,11 @@ def test_catalog_loader_catches_a_wrong_layer_count(monkeypatch):
 HF_CONFIGS = sorted((Path(__file__).parent / "data" / "hf_configs").glob("*.json"))
 ARCH_FIELDS = ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn", "vocab", "attention",
                "kv_lora_rank", "rope_head_dim", "q_lora_rank", "experts", "experts_per_token",
-               "expert_ffn", "moe_layers", "shared_experts", "max_context", "tied_embeddings")
+               "expert_ffn", "moe_layers", "shared_experts", "max_context", "tied_embeddings",
+               "v_head_dim", "shared_expert_ffn", "sliding_window", "sliding_layers", "sparse_topk",
+               "index_heads", "index_head_dim", "linear_layers", "linear_state_elements",
+               "linear_state_bytes", "linear_layer_params", "mixerless_layers", "ffn_layers",
+               "gated_ffn", "attention_output_gate", "mtp_layers")
 
 
 @pytest.mark.parametrize("path", HF_CONFIGS, ids=lambda p: p.stem)
@@ -155,14 +159,120 @@ def test_hf_config_from_a_path_works_everywhere_and_unknown_architectures_are_re
         ml.model(str(tmp_path / "missing.json"))
 
 
-def test_sliding_windows_are_stated_as_an_assumption():
+def test_sliding_window_layers_stop_growing_at_their_window():
     gemma = ml.Model.from_hf_config(Path(__file__).parent / "data" / "hf_configs" / "gemma-3-27b.json")
-    assert gemma.tied_embeddings and "1,024-token sliding window" in gemma.notes and "upper bound" in gemma.notes
+    assert gemma.tied_embeddings and (gemma.sliding_layers, gemma.sliding_window) == (52, 1024)
+    per_layer = gemma.kv_elements_per_token_per_layer
+    # beyond the window only the 10 global layers grow: 32K holds far less than 62 full layers
+    assert gemma.kv_elements(32768) == pytest.approx(per_layer * (10 * 32768 + 52 * 1024))
+    assert gemma.kv_elements(32768) / (per_layer * 62 * 32768) < 0.2
+    dep = ml.Deployment("gemma-3-27b", "h100-sxm")
+    assert dep.max_batch(32768) >= 4        # about 5 sequences, where full attention would give 1
+    # decode reads follow the same rule: the step stops growing with the windowed layers
+    f = dep.forward
+    assert f.kv_read_bytes(65536) - f.kv_read_bytes(32768) == pytest.approx(
+        f.kv_per_layer_tok * 10 * 32768, rel=1e-9)
+
+
+AIC_CONFIGS = Path(__file__).parent / "data" / "hf_configs"
+PUBLISHED = {  # total and active parameters as the vendors publish them (billions)
+    "minimax-m2.5": (229, 10), "qwen3.5-397b-a17b": (397, 17), "kimi-k2.5": (1040, 32), "glm-5": (744, 40),
+}
+
+
+@pytest.mark.parametrize("key", sorted(PUBLISHED))
+def test_todays_configs_load_and_reproduce_their_published_size(key):
+    m = ml.Model.from_hf_config(AIC_CONFIGS / f"{key}.json")
+    total, active = PUBLISHED[key]
+    assert m.params_b == pytest.approx(total, rel=0.02)
+    # vendors count "active" without the embeddings (MiniMax) or with: within 10%
+    assert m.active_params_b == pytest.approx(active, rel=0.10)
+    assert ml.MODELS[key].params_b == pytest.approx(m.params_b, rel=1e-3)
+
+
+def test_kimi_is_deepseek_v3_under_another_label():
+    kimi = ml.Model.from_hf_config(AIC_CONFIGS / "kimi-k2.5.json")
+    assert kimi.attention == "mla" and kimi.experts == 384 and "DeepseekV3ForCausalLM" in kimi.notes
+
+
+def test_sparse_attention_decode_is_flat_past_its_k():
+    glm = ml.Deployment("glm-5", "h200", tp=8, weights="fp8", kv="fp8")
+    dense = ml.Deployment("kimi-k2.5", "h200", tp=8, weights="int4")     # MLA without an indexer
+    f = glm.forward
+    # the main attention stops at 2,048 context tokens; only the indexer's small keys keep growing
+    grow = f.kv_read_bytes(131072) - f.kv_read_bytes(8192)
+    assert grow == pytest.approx(f.index_bytes * glm.model.attention_layers * (131072 - 8192))
+    # the indexer's 132 bytes per token and layer against the latent's 576: growth well under 16x
+    assert f.kv_read_bytes(131072) / f.kv_read_bytes(8192) < 0.6 * 131072 / 8192
+    assert dense.forward.kv_read_bytes(131072) / dense.forward.kv_read_bytes(8192) > 0.9 * 131072 / 8192
+    t_sparse = [float(glm.step_seconds(32, c)) for c in (2048, 131072)]
+    t_dense = [float(dense.step_seconds(32, c)) for c in (2048, 131072)]
+    assert t_sparse[1] / t_sparse[0] < t_dense[1] / t_dense[0] / 2
+
+
+def test_linear_attention_memory_does_not_grow_in_its_layers():
+    q = ml.model("qwen3.5-397b-a17b")
+    assert (q.linear_layers, q.attention_layers) == (45, 15)
+    dep = ml.Deployment(q, "h200", tp=8, weights="fp8", kv="fp8")
+    a, b = dep.kv_bytes_per_sequence(1000), dep.kv_bytes_per_sequence(101000)
+    assert b - a == pytest.approx(100000 * q.kv_elements_per_token_per_layer * 15 * 1.0)   # fp8 KV
+    assert dep.kv_bytes_per_sequence(1) > q.state_bytes_per_sequence     # the state is there from the start
+    assert q.state_bytes_per_sequence == pytest.approx(45 * q.linear_state_elements * 4.0)  # fp32 state
+
+
+EXTRA = Path(__file__).parent / "data" / "hf_configs_extra"
+
+
+@pytest.mark.parametrize("name, total, active", [("qwen3-next-80b-a3b", 80, 3.9),
+                                                 ("deepseek-v3.2", 671.8, 38.3),
+                                                 ("nemotron-h-style", 8.0, 8.0)])
+def test_hybrid_and_sparse_families_load(name, total, active):
+    m = ml.Model.from_hf_config(EXTRA / f"{name}.json")
+    assert m.params_b == pytest.approx(total, rel=0.03) and m.active_params_b == pytest.approx(active, rel=0.1)
+    assert m.linear_layers or m.sparse_topk
+    dep = ml.Deployment(m, "h200", tp=2 if m.params_b < 100 else 8, weights="fp8")
+    assert dep.fits(1, 8000)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"num_attention_heads": 0}, "num_attention_heads must be a whole number >= 1"),
+    ({"hidden_size": "4096"}, "hidden_size must be a whole number"),
+    ({"intermediate_size": float("nan")}, "intermediate_size must be a whole number"),
+    ({"model_type": 7}, "model_type must be a string"),
+    ({"num_key_value_heads": 5}, "multiple of num_key_value_heads"),
+    ({"num_experts": 0}, "num_experts must be a whole number >= 2"),
+    ({"tie_word_embeddings": "yes"}, "tie_word_embeddings must be true or false"),
+    ({"head_dim": None, "hidden_size": 4095}, "not a multiple of num_attention_heads"),
+])
+def test_bad_configs_are_refused_with_the_field_named(change, message):
+    cfg = json.loads((Path(__file__).parent / "data" / "hf_configs" / "qwen3-30b-a3b.json").read_text())
+    cfg.update(change)
+    with pytest.raises(ml.CatalogError, match=message):
+        ml.Model.from_hf_config(cfg)
+
+
+@pytest.mark.parametrize("model, tp", [("qwen2.5-7b", 7), ("llama-3.2-3b", 3), ("llama-3.2-3b", 6)])
+def test_tp_degrees_engines_refuse_are_refused(model, tp):
+    assert tp not in ml.engine.valid_tps(ml.model(model), ml.accelerator("h100-sxm"))
+    with pytest.raises(ml.ValueRangeError, match=f"tp={tp} is not possible.*does not divide"):
+        ml.Deployment(model, "h100-sxm", tp=tp)
+
+
+def test_nvl72_is_one_nvlink_domain():
+    hw = ml.accelerator("gb200-nvl72")
+    assert hw.scale_up_gpus == 72 and hw.scale_up_link.key == "nvlink5"
+    big = ml.Deployment("deepseek-v3", hw, tp=8, ep=64, weights="fp4", kv="fp8")
+    assert big.servers == 1                       # 64 GPUs, one domain: the all-to-all stays on NVLink
+    hgx = ml.Deployment("deepseek-v3", "b200", tp=8, ep=64, weights="fp4", kv="fp8")
+    assert hgx.servers == 8
+    assert float(big.step_seconds(512, 4096)) < float(hgx.step_seconds(512, 4096))
+    assert 16 in ml.engine.valid_tps(ml.model("llama-3.1-405b"), hw)
 
 
 def test_fp4_weights_need_fp4_tensor_cores():
     r = ml.serve("gpt-oss-120b", "b200", weights="fp4", batch=8)
-    assert r.feasible and r.weights_per_gpu_bytes == pytest.approx(116.8e9 * 0.5625, rel=1e-3)
+    vocab = ml.model("gpt-oss-120b").vocabulary_params       # the embeddings stay in 16 bits
+    assert r.feasible and r.weights_per_gpu_bytes == pytest.approx((116.8e9 - vocab) * 0.5625 + vocab * 2, rel=1e-6)
     assert ml.serve("gpt-oss-120b", "b200", weights="mxfp4").weights == "fp4"
     with pytest.raises(ml.ValueRangeError, match="fp4 weights need fp4 tensor cores.*int4"):
         ml.serve("gpt-oss-120b", "h100-sxm", weights="fp4")

@@ -178,3 +178,18 @@ def test_fleet_command_sizes_without_costing(capsys):
     assert data["feasible"] and data["gpus"] == data["replicas"] * data["tp"]
     assert data["itl_ms"] <= 40 and data["ttft_p99_ms"] <= 2000 and "annual_usd" not in data
     assert data["slo"] == "p99 TTFT <= 2,000 ms and mean ITL <= 40.0 ms"
+
+
+def test_the_headless_run_works_end_to_end(tmp_path):
+    """`make run` in its short mode: every CLI example and the first notebook, for real."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "run_all.py"), "--quick"],
+                          capture_output=True, text=True, timeout=600, cwd=root,
+                          env={**__import__("os").environ, "MLSYSLAB_STATIC": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert done.stdout.count("$ mlsyslab") >= 15 and "[1/1]" in done.stdout

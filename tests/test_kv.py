@@ -80,3 +80,24 @@ def test_kv_bad_input():
         ml.max_sequences("llama-3-8b", 1024, pool="60 s")
     with pytest.raises(ml.ValueRangeError, match="context must be a number >= 1"):
         ml.max_sequences("llama-3-8b", 0, pool=60)
+
+
+@pytest.mark.parametrize("key", ["gemma-3-27b", "gpt-oss-120b", "qwen3.5-397b-a17b", "glm-5", "llama-3.1-8b"])
+def test_the_kv_helpers_count_windows_and_states_as_the_deployment_does(key):
+    # one formula: kv_bytes_per_sequence, max_sequences and kv_cache agree with what serve and
+    # load charge (a sliding window or a linear layer's fixed state is not costed as full attention)
+    dep = ml.Deployment(key, "h200", tp=8, weights="fp8")
+    for c in (1024, 32768):
+        helper = ml.kv_bytes_per_sequence(key, c, tp=8).to("byte").magnitude
+        assert helper == pytest.approx(float(dep.kv_bytes_per_sequence_per_gpu(c)), rel=1e-12)
+    r = ml.kv_cache(key, 32768, tp=8)
+    assert r.bytes_per_sequence == pytest.approx(helper, rel=1e-12)
+    assert r.layer_kinds == ml.model(key).layer_kinds
+
+
+def test_gemma_3_at_32k_holds_a_fifth_of_what_full_attention_would():
+    per_token = ml.kv_bytes_per_token("gemma-3-27b").magnitude
+    held = ml.kv_bytes_per_sequence("gemma-3-27b", 32768).to("byte").magnitude
+    assert held == pytest.approx(per_token / 62 * (10 * 32768 + 52 * 1024))
+    assert 5.0 < per_token * 32768 / held < 5.6          # the 5.3x
+    assert "1,024-token window" in str(ml.kv_cache("gemma-3-27b", 32768))

@@ -21,14 +21,17 @@ def test_expected_tokens_per_round_by_hand():
 
 def test_speculation_pays_at_batch_one_and_fades_as_the_batch_grows():
     batch = np.array([1, 4, 16, 64, 256, 512])
-    r = ml.speculative(TARGET, "llama-3.2-1b", batch=batch, gamma=4, alpha=0.7)
-    assert r.speedup[0] > 1.5
+    r = ml.speculative(TARGET, "llama-3.2-1b", batch=batch, context=512, gamma=4, alpha=0.7)
+    assert r.feasible and r.speedup[0] > 1.5
     assert np.all(np.diff(r.speedup) <= 1e-9)
     assert r.stops_paying() is not None and r.stops_paying() > 16
     # by hand at batch 1: plain step / ((gamma draft steps + one verify pass) / E)
     one = ml.speculative(TARGET, "llama-3.2-1b")
     assert one.itl_s == pytest.approx((one.draft_s + one.verify_s) / one.tokens_per_round)
     assert one.plain_itl_s == pytest.approx(float(TARGET.step_seconds(1, 2048)))
+    # a batch whose KV and the draft's weights do not fit is infeasible with the reason, not costed
+    big = ml.speculative(TARGET, "llama-3.2-1b", batch=np.array([8, 512]), context=2048)
+    assert not big.feasible and "KV pool" in big.reason and np.isnan(big.itl_s[1]) and np.isfinite(big.itl_s[0])
 
 
 def test_a_better_draft_and_higher_acceptance_never_hurt():

@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.engine.deployment import P2P_LATENCY_US, Deployment
+from mlsyslab.catalog.hardware import LINKS
+from mlsyslab.engine.deployment import Deployment
+
+NVLINK_P2P = LINKS["nvlink4"].p2p_latency_us
+NETWORK_P2P = LINKS["network"].p2p_latency_us
 
 R1 = dict(weights="fp8", kv="fp8")
 
@@ -43,7 +47,7 @@ def test_the_pipeline_bubble_one_sequence_gains_nothing_and_idles_the_other_stag
     tensor-parallel group (plus the sends), so per-GPU throughput halves with two stages."""
     one = Deployment("llama-3-70b", "h100-sxm", tp=4)
     two = Deployment("llama-3-70b", "h100-sxm", tp=4, pp=2)
-    send = P2P_LATENCY_US["nvlink"] * 1e-6 + 2 * 8192 * 2 / 4 / (450e9 * two.efficiency.interconnect)
+    send = NVLINK_P2P * 1e-6 + 2 * 8192 * 2 / 4 / (450e9 * two.efficiency.interconnect)
     assert two.step_seconds(1, 2048) == pytest.approx(one.step_seconds(1, 2048) + send, rel=1e-9)
 
 
@@ -68,7 +72,7 @@ def test_stages_across_servers_use_the_network_and_more_network_is_never_slower(
     slow_t, fast_t = dep.step_seconds(B, 4096), dep_fast.step_seconds(B, 4096)
     assert np.all(fast_t <= slow_t) and np.any(fast_t < slow_t)
     # the one boundary crosses servers: its latency is the network's
-    assert dep._coefficients()["p2p_fixed"] == pytest.approx(P2P_LATENCY_US["network"] * 1e-6)
+    assert dep.forward.p2p_fixed == pytest.approx(NETWORK_P2P * 1e-6)
 
 
 def test_pp_refused_across_servers_without_a_network_and_beyond_the_layers():
@@ -84,7 +88,9 @@ def test_ep_places_whole_experts_and_replicates_the_dense_part_per_group():
     m = ml.model("deepseek-r1")
     dep = Deployment(m, "h100-sxm", tp=1, ep=16, **R1)
     assert dep.gpus == 16 and dep.attention_groups == 16 and dep.servers == 2
-    expected = m.non_expert_params + m.routed_expert_params_total / 16         # fp8: 1 byte each
+    vocab = m.vocabulary_params                   # 16-bit; the body at fp8 with its block scales
+    body = (m.non_expert_params - vocab) * ml.catalog.BYTES_PER_WEIGHT["fp8"] + vocab * 2
+    expected = body + m.routed_expert_params_total * ml.catalog.BYTES_PER_WEIGHT["fp8"] / 16
     assert dep.weight_bytes_per_gpu == pytest.approx(expected)
     # MLA's latent is on every rank of a group; 16 groups share the sequences
     assert dep.kv_bytes_per_token_per_gpu == pytest.approx(m.kv_elements_per_token / 16)
@@ -95,11 +101,11 @@ def test_all_to_all_bytes_per_token_by_hand():
     the share (ep-1)/ep leaving it, in every MoE layer."""
     m = ml.model("deepseek-r1")
     dep = Deployment(m, "h100-sxm", tp=8, ep=8, **R1)                 # one server: NVLink
-    e = dep._coefficients()["ep"]
+    f = dep.forward
     link = 450e9 * dep.efficiency.interconnect
     per_token = 2 * m.moe_layers * m.experts_per_token * m.hidden * 2 * (8 - 1) / 8 / 8 / link
-    assert e["a2a_per_tok"] == pytest.approx(per_token)
-    assert e["a2a_fixed"] == pytest.approx(2 * m.moe_layers * P2P_LATENCY_US["nvlink"] * 1e-6)
+    assert f.a2a_per_tok == pytest.approx(per_token)
+    assert f.a2a_fixed == pytest.approx(2 * m.moe_layers * NVLINK_P2P * 1e-6)
 
 
 def test_expert_skew_never_helps_and_crossing_servers_costs_all_to_all_time():
@@ -110,10 +116,10 @@ def test_expert_skew_never_helps_and_crossing_servers_costs_all_to_all_time():
     # decode reads every local expert anyway (memory-bound): skew bites where experts compute,
     # in a prefill pass of many tokens
     assert hot.step_seconds(0, 0, 65536, 1024) > base.step_seconds(0, 0, 65536, 1024) * 1.05
-    inside = Deployment("deepseek-r1", "h200", tp=8, ep=8, **R1)._coefficients()["ep"]
-    across = Deployment("deepseek-r1", "h200", tp=8, ep=16, **R1)._coefficients()["ep"]
+    inside = Deployment("deepseek-r1", "h200", tp=8, ep=8, **R1).forward
+    across = Deployment("deepseek-r1", "h200", tp=8, ep=16, **R1).forward
     # 16 GPUs over two servers: half the traffic crosses the 50 GB/s network, not 450 GB/s NVLink
-    assert across["a2a_per_tok"] > inside["a2a_per_tok"] * 2
+    assert across.a2a_per_tok > inside.a2a_per_tok * 2
 
 
 def test_ep_refuses_dense_models_and_bad_layouts():
@@ -131,11 +137,11 @@ def test_a_pipeline_round_is_one_groups_pass_at_a_micro_batch_plus_the_sends():
     one = Deployment("llama-3-70b", "h100-sxm", tp=4)
     two = Deployment("llama-3-70b", "h100-sxm", tp=4, pp=2)              # 80 layers: 40 + 40
     over = one.efficiency.step_overhead_ms * 1e-3
-    send = P2P_LATENCY_US["nvlink"] * 1e-6 + 32 * 2 * 8192 * 2 / 4 / (450e9 * one.efficiency.interconnect)
+    send = NVLINK_P2P * 1e-6 + 32 * 2 * 8192 * 2 / 4 / (450e9 * one.efficiency.interconnect)
     expected = (float(one.step_seconds(32, 2048)) - over) + send + over
     assert float(two.step_seconds(64, 2048)) == pytest.approx(expected, rel=1e-12)
     # and with prefill in the pass, the same holds token for token
-    expected = (float(one.step_seconds(16, 2048, 2048, 1024)) - over) + P2P_LATENCY_US["nvlink"] * 1e-6 \
+    expected = (float(one.step_seconds(16, 2048, 2048, 1024)) - over) + NVLINK_P2P * 1e-6 \
         + (16 + 2048) * 2 * 8192 * 2 / 4 / (450e9 * one.efficiency.interconnect) + over
     assert float(two.step_seconds(32, 2048, 4096, 1024)) == pytest.approx(expected, rel=1e-12)
 
@@ -161,7 +167,7 @@ def test_kv_transfer_by_hand():
     kv = 2 * m.layers * m.kv_heads * m.head_dim * 1 * 8000                 # fp8: 1 byte
     assert r.kv_bytes_per_request == pytest.approx(kv)
     eff = ml.calibrated_efficiency("h100-sxm").interconnect
-    t = P2P_LATENCY_US["network"] * 1e-6 + kv / (r.prefill.tp * 50e9 * eff)
+    t = NETWORK_P2P * 1e-6 + kv / (r.prefill.tp * 50e9 * eff)
     assert r.kv_transfer_s == pytest.approx(t)
     assert r.link_utilisation == pytest.approx(4 * kv / (r.prefill.gpus * 50e9 * eff))
 

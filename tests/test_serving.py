@@ -26,9 +26,10 @@ def test_llama3_70b_fp16_does_not_fit_one_80gb_gpu():
     assert ml.serve("llama-3-70b", "h100-sxm", tp=2).feasible
 
 
-@pytest.mark.parametrize("weights, bound_ms", [("fp16", 70.5), ("int4", 17.6)])
+@pytest.mark.parametrize("weights, bound_ms", [("fp16", 69.5), ("int4", 18.8)])
 def test_batch1_decode_cannot_beat_weights_over_bandwidth(weights, bound_ms):
-    # 70.55B params x 2 bytes = 141 GB read per token at 2 TB/s -> ~70 ms (int4: ~17.5 ms)
+    # 70.55B params, less the 1.05B input embedding (a gather), read per token at 2 TB/s: 16-bit
+    # 139 GB -> 70 ms; int4 body (4.16 bits with its group scales) and a 16-bit lm_head -> 18.8 ms
     gpu = _gpu_with(2000)
     ideal = ml.serve("llama-3-70b", gpu, weights=weights, prompt_tokens=1, output_tokens=2, efficiency=IDEAL)
     assert ideal.itl.to("ms").magnitude == pytest.approx(bound_ms, rel=0.01)
@@ -70,7 +71,8 @@ def test_itl_is_the_exact_mean_of_the_decode_steps(batch, prompt, output):
 def test_batching_amortises_weights_not_kv():
     one = ml.decode_step("llama-3-8b", "h100-sxm", batch=1, context=4096, efficiency=IDEAL)
     many = ml.decode_step("llama-3-8b", "h100-sxm", batch=64, context=4096, efficiency=IDEAL)
-    weights_time = 16.06e9 / 3.35e12
+    embedding = 128256 * 4096 * 2                   # the input table: gathered, not read whole
+    weights_time = (16.06e9 - embedding) / 3.35e12
     kv_time = 4096 * 131072 / 3.35e12
     assert (one["weights"] + one["attention"]).to("s").magnitude == pytest.approx(weights_time + kv_time, rel=1e-3)
     assert (many["weights"] + many["attention"]).to("s").magnitude == pytest.approx(weights_time + 64 * kv_time, rel=1e-3)
@@ -80,9 +82,10 @@ def test_moe_reads_more_experts_as_the_batch_grows():
     a = ml.decode_step("mixtral-8x7b", "h100-sxm", batch=1, context=1, efficiency=IDEAL)["weights"]
     b = ml.decode_step("mixtral-8x7b", "h100-sxm", batch=64, context=1, efficiency=IDEAL)["weights"]
     m = ml.model("mixtral-8x7b")
-    one_token_bytes = (m.non_expert_params + m.routed_expert_params_total * 2 / 8) * 2
+    embedding = m.vocabulary_params / 2 * 2          # the input table is gathered, not read
+    one_token_bytes = (m.non_expert_params + m.routed_expert_params_total * 2 / 8) * 2 - embedding
     assert a.to("s").magnitude == pytest.approx(one_token_bytes / 3.35e12, rel=1e-3)
-    assert b.to("s").magnitude == pytest.approx(m.params_b * 1e9 * 2 / 3.35e12, rel=1e-3)
+    assert b.to("s").magnitude == pytest.approx((m.params_b * 1e9 * 2 - embedding) / 3.35e12, rel=1e-3)
 
 
 def test_tensor_parallelism_cuts_itl_but_pays_communication():
@@ -174,8 +177,8 @@ def test_itl_never_beats_the_bandwidth_bound(m, gpu, tp, batch, prompt, out, wei
     ({"weights": "fp5"}, ml.ValueRangeError, "unknown weight precision 'fp5'"),
     ({"kv": "int4"}, ml.ValueRangeError, "unknown KV-cache precision"),
     ({"tp": 0}, ml.ValueRangeError, "tp must be a whole number >= 1"),
-    ({"tp": 3}, ml.ValueRangeError, "must divide"),
-    ({"tp": 16}, ml.ValueRangeError, "at most the 8 GPUs"),
+    ({"tp": 3}, ml.ValueRangeError, "does not divide the 32 attention heads"),
+    ({"tp": 16}, ml.ValueRangeError, "more than the 8 GPUs of one scale-up domain"),
     ({"prompt_tokens": ml.Q_(3, "GB")}, ml.UnitError, r"token \(\[token\]\)"),
     ({"cached_prompt_tokens": 600}, ml.ValueRangeError, "smaller than prompt_tokens"),
 ])
@@ -201,18 +204,30 @@ def test_results_are_quantities():
 def test_fp8_weights_use_fp8_tensor_cores_where_they_exist():
     h = ml.serve("llama-3-8b", "h100-sxm", batch=32, prompt_tokens=4096, output_tokens=8, weights="fp8")
     h16 = ml.serve("llama-3-8b", "h100-sxm", batch=32, prompt_tokens=4096, output_tokens=8)
-    assert h.ttft_s < 0.6 * h16.ttft_s
+    # fp8 tensor cores twice the 16-bit peak, but sustained at a lower fraction: about 1.4x
+    gain = h16.ttft_s / h.ttft_s
+    assert 1.15 < gain < 1.8
     a = ml.serve("llama-3-8b", "a100-80gb", batch=32, prompt_tokens=1024, output_tokens=8, weights="fp8")
     a16 = ml.serve("llama-3-8b", "a100-80gb", batch=32, prompt_tokens=1024, output_tokens=8)
     assert a.ttft_s == pytest.approx(a16.ttft_s, rel=0.05)  # weight-only fp8 on A100
 
 
-def test_prefix_cache_saves_prefill_but_not_memory():
+def test_a_shared_prefix_saves_prefill_and_is_stored_once():
     cold = ml.serve("llama-3-8b", "h100-sxm", prompt_tokens=8000, output_tokens=100)
     warm = ml.serve("llama-3-8b", "h100-sxm", prompt_tokens=8000, output_tokens=100, cached_prompt_tokens=7000)
-    assert warm.ttft_s < cold.ttft_s / 4
-    assert warm.memory_per_gpu_bytes == cold.memory_per_gpu_bytes
+    overhead = cold.deployment.efficiency.request_overhead_ms * 1e-3
+    assert warm.ttft_s - overhead < (cold.ttft_s - overhead) / 4
+    # one sequence: the prefix is its own, the memory the same; the decode reads it all the same
+    assert warm.memory_per_gpu_bytes == pytest.approx(cold.memory_per_gpu_bytes)
     assert warm.itl_s == pytest.approx(cold.itl_s)
+    # 32 sequences share one copy of the prefix (prefix caching maps them to the same blocks)
+    per_token = ml.Deployment("llama-3-8b", "h100-sxm").kv_bytes_per_token_per_gpu
+    batch = dict(batch=32, prompt_tokens=8000, output_tokens=100, cached_prompt_tokens=7000)
+    shared = ml.serve("llama-3-8b", "h100-sxm", **batch)
+    alone = ml.serve("llama-3-8b", "h100-sxm", prefix_group=1, **batch)
+    assert alone.memory_per_gpu_bytes - shared.memory_per_gpu_bytes == pytest.approx(31 * 7000 * per_token)
+    assert not ml.serve("llama-3-8b", "h100-sxm", **{**batch, "batch": 64}, prefix_group=1).feasible
+    assert ml.serve("llama-3-8b", "h100-sxm", **{**batch, "batch": 64}).feasible
 
 
 

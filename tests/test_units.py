@@ -34,7 +34,13 @@ def test_plain_numbers_are_read_in_the_default_unit():
 
 @pytest.mark.parametrize("value, fragment", [
     (ml.Q_(2, "s"), "prompt must be in units of token ([token]); got 2 s ([time])"),
-    ("60 parsecs of token", "cannot read"),
+    ("60 parsecs of token", "text is read, never evaluated"),
+    ("10/0", "text is read, never evaluated"),
+    ("2**9**9**9", "text is read, never evaluated"),
+    ("1,5", "a list or a separator"),
+    ("2 3", "text is read, never evaluated"),
+    ("1e999", "too large"),
+    ("3 parsec", "must be in units of token"),
     (object(), "must be a number or a quantity"),
 ])
 def test_wrong_units_name_the_expected_dimension(value, fragment):

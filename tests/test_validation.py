@@ -21,9 +21,11 @@ from .conftest import SHARED_VALIDATION
 GOAL = 0.15
 KNOWN_GAPS = {  # (regime, metric): (ceiling on the median, why)
     ("batch1_latency", "ttft_ms"): (0.50, "per-request overhead differs by engine (lmdeploy vs TensorRT-LLM)"),
-    ("batch1_latency+long_output", "ttft_ms"): (0.25, "the same"),
+    ("batch1_latency+long_output", "ttft_ms"): (0.40, "2 points: one lmdeploy request overhead for a 7B "
+                                                      "(+49%) and a 70B (-24%)"),
     ("static_large_batch", "ttft_ms"): (0.30, "lmdeploy's mean FTL over sessions of a cohort"),
     ("static_large_batch+long_output", "ttft_ms"): (0.25, "the same"),
+    ("static_large_batch+long_prompt", "ttft_ms"): (0.20, "the same"),
     ("static_large_batch+long_prompt+long_output", "ttft_ms"): (0.20, "the same"),
     ("static_large_batch+long_prompt", "output_tok_s_per_gpu"): (0.20, "2 points, Llama-2-70B on TensorRT-LLM v0.6.1"),
     ("static_large_batch", "output_tok_s_per_gpu"): (0.40, "2 points; v0.6.1 ran GQA without its GQA kernels (SOURCES.md)"),
@@ -61,6 +63,16 @@ def test_median_error_per_regime_and_metric(compared):
         assert row["median_abs_error"] <= ceiling, (key, row["median_abs_error"])
 
 
+REGIME_GAPS = {"max_load+long_output": (0.20, "9 MI300X max-load points: one ROCm fp8 factor for vLLM "
+                                               "0.8.3 and 0.10.2, which differ by 20%")}
+
+
+def test_every_regime_median_within_the_goal(compared):
+    table = error_table(compared, by=("regime",))
+    for regime, row in table.iterrows():
+        assert row["median_abs_error"] <= REGIME_GAPS.get(regime, (GOAL, ""))[0], (regime, row["median_abs_error"])
+
+
 def test_overall_error_and_points_off_by_2x(compared):
     s = summary_numbers(compared)
     assert s["median_abs_error"] <= 0.08
@@ -74,10 +86,10 @@ def test_mi300x_needs_its_own_compute_factor(compared):
     from mlsyslab.course.validation import with_factors
 
     amd = compared[compared["gpu"] == "mi300x"]
-    shared = compare(amd, with_factors({"mi300x": {"compute": ml.DEFAULT_EFFICIENCY.compute,
-                                                   "bandwidth": ml.DEFAULT_EFFICIENCY.bandwidth}}))
+    # every MI300X row runs fp8 weights; vLLM on ROCm's fp8 GEMMs are the factor that cannot be shared
+    shared = compare(amd, with_factors({"mi300x": {"compute_fp8": ml.DEFAULT_EFFICIENCY.compute_fp8}}))
     big = amd["batch_or_concurrency"].fillna(1e9) >= 128
-    assert shared.loc[big, "rel_error"].abs().median() > 0.5     # 2x too fast with NVIDIA's factors
+    assert shared.loc[big, "rel_error"].median() > 0.5     # over 1.5x too fast with NVIDIA's factor
     assert amd.loc[big, "rel_error"].abs().median() < 0.2
     small = amd["batch_or_concurrency"].fillna(1e9) <= 8     # bandwidth-bound: the shared factor fits
     assert shared.loc[small, "rel_error"].abs().median() < 0.1
@@ -90,4 +102,64 @@ def test_calibration_report_is_fresh(compared):
     live = error_table(compared, by=("source",))["median_abs_error"]
     assert report["packaged_errors_by_source"] == pytest.approx(live.to_dict(), abs=1e-5), \
         "the serving model or calibration.toml changed: run make calibrate"
-    assert {r["held_out"] for r in report["leave_one_source_out"]} == set(compared["source"])
+    held_out = {r["held_out"] for r in report["leave_one_source_out"]}
+    from mlsyslab.course.validation import corpus_rows
+
+    corpus = {f"corpus:{p} (TPOT)" for p in corpus_rows(max_concurrency=4)["provenance"].unique()}
+    assert held_out == set(compared["source"]) | corpus
+
+
+# --- the Hopper corpus (measured_aic_hopper.csv) at concurrency <= 4: the step time's goals ----
+
+CORPUS_GOAL = 0.10      # TPOT median error per tp degree and per backend
+CORPUS_GAPS = {  # (column, value): (ceiling, why)
+    ("ml_tp", 4.0): (0.11, "DeepSeek-V3 and GLM-5 at tp4 (MLA decode), 24% and 22% on their own"),
+}
+
+
+@pytest.fixture(scope="module")
+def corpus_low():
+    from mlsyslab.course.validation import compare_corpus, corpus_rows
+
+    return compare_corpus(corpus_rows(max_concurrency=4))
+
+
+def test_packaged_corpus_matches_shared(root):
+    shared = SHARED_VALIDATION.parent / "measured_aic_hopper.csv"
+    if not shared.exists():
+        pytest.skip("shared/validation is not beside this checkout")
+    packaged = root / "mlsyslab" / "data" / "validation" / "measured_aic_hopper.csv"
+    assert packaged.read_bytes() == shared.read_bytes()
+
+
+def test_corpus_tpot_median_per_tp_degree_and_backend(corpus_low):
+    from mlsyslab.course.validation import corpus_error_table
+
+    assert len(corpus_low) >= 140 and np.isfinite(corpus_low["tpot_ratio"]).all()
+    for column in ("ml_tp", "backend"):
+        table = corpus_error_table(corpus_low, by=(column,))
+        print("\n" + table.to_string(float_format="{:.1%}".format))
+        for value, row in table.iterrows():
+            ceiling = CORPUS_GAPS.get((column, value), (CORPUS_GOAL, ""))[0]
+            assert row["median_abs_error"] <= ceiling, (column, value, row["median_abs_error"])
+
+
+def test_corpus_residuals_have_no_tensor_parallel_trend(corpus_low):
+    # the old fitted all-reduce made tp8 1.45-2.07x slow and tp1 0.82-1.09x: a slope of ~0.2 per
+    # doubling of tp in the log ratio. The per-link all-reduce must leave none.
+    from mlsyslab.course.validation import corpus_error_table
+
+    slope = np.polyfit(np.log2(corpus_low["ml_tp"]), np.log(corpus_low["tpot_ratio"]), 1)[0]
+    assert abs(slope) < 0.03, slope
+    bias = corpus_error_table(corpus_low, by=("ml_tp",))["geomean_ratio"]
+    assert bias.between(0.93, 1.07).all(), bias
+
+
+def test_nemo_latency_falls_with_tp_as_measured(compared):
+    # NeMo Llama-2-7B at batch 1: measured 153.8 ms at tp1 and 128.6 ms at tp2 on H100 (the old
+    # all-reduce term predicted it rising, 135 -> 167 ms)
+    nemo = compared[compared["source"] == "nemo-llama2-inference"]
+    by_tp = nemo.groupby(["gpu", "tp"])[["value", "predicted"]].median()
+    for gpu, g in by_tp.groupby(level="gpu"):
+        assert (np.diff(g["value"].to_numpy()) < 0).all()
+        assert (np.diff(g["predicted"].to_numpy()) < 0).all(), (gpu, g)

@@ -4,9 +4,16 @@ Accelerators (`hardware`), model architectures (`models`), number formats (`prec
 literature the course answers (`literature`) and the reader of the TOML data files behind them
 (`reader`). Every value carries its source and date. This layer imports nothing from the others.
 """
+from .engines import (
+    ENGINES,
+    Engine,
+    engine,
+)
 from .hardware import (
     HARDWARE,
+    LINKS,
     Accelerator,
+    Link,
     accelerator,
 )
 from .literature import (
@@ -21,18 +28,26 @@ from .models import (
 )
 from .precision import (
     BYTES_PER_ELEMENT,
+    BYTES_PER_WEIGHT,
     DEFAULT_KV,
     KV_PRECISIONS,
+    VOCABULARY_BYTES,
     WEIGHT_PRECISIONS,
+    attention_math_precision,
     check_native,
     check_precision,
     math_precision,
 )
 
 __all__ = [
+    "Engine",
+    "ENGINES",
+    "engine",
     "Accelerator",
     "HARDWARE",
     "accelerator",
+    "Link",
+    "LINKS",
     "quote",
     "where",
     "source",
@@ -40,10 +55,13 @@ __all__ = [
     "MODELS",
     "model",
     "BYTES_PER_ELEMENT",
+    "BYTES_PER_WEIGHT",
+    "VOCABULARY_BYTES",
     "WEIGHT_PRECISIONS",
     "KV_PRECISIONS",
     "DEFAULT_KV",
     "check_precision",
     "math_precision",
+    "attention_math_precision",
     "check_native",
 ]

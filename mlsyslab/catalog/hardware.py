@@ -17,12 +17,52 @@ from .. import units as _units
 from ..errors import CatalogError
 from .reader import Catalog, read_data, read_sources, resolve
 
-__all__ = ["Accelerator", "HARDWARE", "accelerator"]
+__all__ = ["Accelerator", "HARDWARE", "accelerator", "Link", "LINKS"]
 
 _FIELDS = (
     "memory_gb", "memory_bandwidth_gb_s", "peak_tflops", "tdp_w", "interconnect_gb_s",
-    "scale_up_gpus", "scale_out_gb_s", "on_demand_usd_h", "spot_usd_h", "purchase_usd",
+    "scale_up_link", "scale_up_gpus", "scale_out_gb_s", "on_demand_usd_h", "spot_usd_h", "purchase_usd",
 )
+
+
+@dataclass(frozen=True)
+class Link:
+    """A scale-up or scale-out link: the fixed latencies of its collectives, with sources.
+
+    Parameters
+    ----------
+    key : str
+        Catalog key (``nvlink4``, ``pcie``, ``network``).
+    name : str
+        Display name.
+    allreduce_tp2_us, allreduce_tp8_us : float
+        Time of one all-reduce of a small (decode-sized) message over 2 and over 8 GPUs, in
+        microseconds: the latency an engine's custom all-reduce pays before any bandwidth term.
+    p2p_latency_us : float
+        Fixed latency of one point-to-point transfer (a pipeline send, one all-to-all phase).
+    sources : dict
+        Field name to its `Source`.
+    """
+
+    key: str
+    name: str
+    allreduce_tp2_us: float
+    allreduce_tp8_us: float
+    p2p_latency_us: float
+    sources: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def allreduce_latency_us(self, tp):
+        """Fixed latency of one all-reduce over ``tp`` GPUs (0 at tp=1; arrays broadcast).
+
+        ``a2 + (a8 - a2) * log2(tp / 2) / 2``: each doubling of the group adds the same step
+        (a deeper reduction tree); beyond 8 GPUs (an NVL72 domain) the same rule extrapolates.
+        """
+        import numpy as np
+
+        t = np.asarray(tp, dtype=float)
+        steps = np.log2(np.maximum(t, 2.0) / 2.0) / 2.0
+        out = np.where(t > 1, self.allreduce_tp2_us + (self.allreduce_tp8_us - self.allreduce_tp2_us) * steps, 0.0)
+        return float(out) if out.ndim == 0 else out
 
 
 _OPTIONAL = ("spot_usd_h", "purchase_usd", "scale_out_gb_s")
@@ -48,8 +88,11 @@ class Accelerator:
         Board power, in W.
     interconnect_gb_s : float
         Scale-up bandwidth per GPU per direction, in GB/s.
+    scale_up_link : Link
+        The scale-up link (NVLink generation, Infinity Fabric, PCIe) and its latencies.
     scale_up_gpus : int
-        GPUs one scale-up domain (one server) connects: the largest tensor-parallel degree.
+        GPUs one scale-up domain connects (one server; 72 in an NVL72 rack): the largest
+        tensor-parallel degree, and the span of expert parallelism over the fast link.
     scale_out_gb_s : float or None
         Network bandwidth per GPU per direction between servers, in GB/s; None where the catalog
         states none (then no deployment spans servers).
@@ -70,6 +113,7 @@ class Accelerator:
     peak_tflops: dict
     tdp_w: float
     interconnect_gb_s: float
+    scale_up_link: Link | None = None
     scale_up_gpus: int = 8
     scale_out_gb_s: float | None = None
     on_demand_usd_h: float | None = None
@@ -88,6 +132,12 @@ class Accelerator:
         for prec, value in self.peak_tflops.items():
             if not isinstance(value, (int, float)) or value <= 0:
                 raise CatalogError(f"accelerator {self.key!r}: peak_tflops[{prec!r}] must be positive; got {value!r}")
+        if self.scale_up_link is None:
+            object.__setattr__(self, "scale_up_link", LINKS["pcie" if self.interconnect_gb_s <= 64 else "nvlink4"])
+        elif isinstance(self.scale_up_link, str):
+            object.__setattr__(self, "scale_up_link", LINKS[self.scale_up_link])
+        if not isinstance(self.scale_up_link, Link):
+            raise CatalogError(f"accelerator {self.key!r}: scale_up_link must be a Link or a link name")
         if int(self.scale_up_gpus) < 1:
             raise CatalogError(f"accelerator {self.key!r}: scale_up_gpus must be at least 1")
         for name in ("on_demand_usd_h", "spot_usd_h", "purchase_usd", "scale_out_gb_s"):
@@ -126,6 +176,22 @@ class Accelerator:
                 f"peak TFLOP/s {peaks}, {self.tdp_w:g} W")
 
 
+def _load_links(data, sources) -> Catalog[Link]:
+    entries = {}
+    for key, raw in data.get("links", {}).items():
+        srcs = {}
+        for name in ("allreduce_latency_us", "p2p_latency_us"):
+            if name not in raw or raw[name].get("src") not in sources:
+                raise CatalogError(f"hardware.toml: link {key!r} needs {name} with a known source")
+            srcs[name] = sources[raw[name]["src"]]
+        ar = raw["allreduce_latency_us"]
+        values = (ar.get("tp2"), ar.get("tp8"), raw["p2p_latency_us"].get("v"))
+        if not all(isinstance(v, (int, float)) and v > 0 for v in values):
+            raise CatalogError(f"hardware.toml: link {key!r}: latencies must be positive numbers")
+        entries[key] = Link(key, raw["name"], float(values[0]), float(values[1]), float(values[2]), srcs)
+    return Catalog("link", entries, {})
+
+
 def _load() -> Catalog[Accelerator]:
     data = read_data("hardware.toml")
     sources = read_sources(data, "hardware.toml")
@@ -145,6 +211,8 @@ def _load() -> Catalog[Accelerator]:
             srcs[name] = sources[sid]
             if name == "peak_tflops":
                 values[name] = entry
+            elif name == "scale_up_link":
+                values[name] = LINKS[entry["v"]]
             elif name == "memory_gb":
                 unit = entry.get("unit", "GB")
                 if unit not in ("GB", "GiB"):
@@ -158,6 +226,9 @@ def _load() -> Catalog[Accelerator]:
             aliases[alias] = key
     return Catalog("accelerator", entries, aliases)
 
+
+LINKS: Catalog[Link] = _load_links(read_data("hardware.toml"), read_sources(read_data("hardware.toml"), "hardware.toml"))
+"""The scale-up and scale-out links, with the latencies of their collectives."""
 
 HARDWARE: Catalog[Accelerator] = _load()
 

@@ -1,4 +1,9 @@
-"""The serving model against published measurements (``measured.csv``), per regime.
+"""The serving model against published measurements, per regime, backend and source.
+
+Two measured sets ship in ``mlsyslab/data/validation/`` (copies of ``shared/validation/``; a
+test keeps them identical): ``measured.csv``, 225 published rows from five sources, and
+``measured_aic_hopper.csv``, 1,444 gated end-to-end runs on H100 and H200 with vLLM, SGLang and
+TensorRT-LLM (the corpus; its rows on other hardware are held out and not here).
 
 The measurements live in ``shared/validation/measured.csv`` beside the project; a copy ships in
 ``mlsyslab/data/validation/`` (with its ``SOURCES.md``) so notebooks work anywhere, and a test
@@ -36,7 +41,8 @@ from ..engine.serving import prefill_seconds, serve
 
 __all__ = ["load_measurements", "compare", "predict_row", "error_table", "leave_one_source_out",
            "with_factors", "summary_numbers", "calibration_report", "UNSTATED_KV",
-           "VLLM_DEFAULT_MAX_NUM_SEQS"]
+           "VLLM_DEFAULT_MAX_NUM_SEQS", "ENGINE_OF_SOURCE", "load_corpus", "corpus_rows",
+           "compare_corpus", "corpus_error_table", "CORPUS_MODELS"]
 
 UNSTATED_KV = {
     "lmdeploy-a100-fp16": ("fp16", "lmdeploy v0.1 TurboMind's default KV cache is 16-bit (int8 KV is opt-in)"),
@@ -48,6 +54,20 @@ UNSTATED_KV = {
 """KV precision assumed for rows whose source leaves it unstated, with the reason."""
 
 VLLM_DEFAULT_MAX_NUM_SEQS = 256
+
+ENGINE_OF_SOURCE = {
+    "trtllm-perf-v0.6.1": "trtllm-0.6", "nemo-llama2-inference": "nemo-trtllm",
+    "lmdeploy-a100-fp16": "lmdeploy-0.1", "amd-rocm-perf-results-vllm0.8.3": "vllm-rocm",
+    "amd-rocm-perf-results-vllm0.10.2": "vllm-rocm", "oci-blog-405b-mi300x": "vllm-rocm",
+}
+"""The serving stack each ``measured.csv`` source was measured with. These are 2023-25 releases
+(TensorRT-LLM 0.5-0.6 and its ``gptSessionBenchmark``, NeMo's TensorRT-LLM, lmdeploy 0.1,
+vLLM 0.6-0.10 on ROCm), older than the corpus's engines: their fixed costs per layer and per
+request are their own (``[efficiency.by_stack]``), the physics (bandwidth, compute) shared."""
+
+CORPUS_MODELS = {"MiniMax-M2.5.json": "minimax-m2.5", "Qwen3.5-397B-A17B.json": "qwen3.5-397b-a17b",
+                 "Kimi-K2.5.json": "kimi-k2.5", "GLM-5.json": "glm-5"}
+"""Catalog keys of the corpus's models that ``model`` leaves empty (their config.json, as shipped)."""
 
 _STATIC = {"ttft_ms": ("ttft_s", 1e3), "itl_ms": ("itl_s", 1e3), "e2e_ms": ("e2e_s", 1e3),
            "output_tok_s_total": ("throughput_tok_s", 1.0), "output_tok_s_per_gpu": ("throughput_tok_s", 1.0)}
@@ -77,9 +97,13 @@ def _kv(row, assumption):
     return assumption or UNSTATED_KV[row.source][0]
 
 
+def _shared(gpu, engine=None):
+    return calibrated_efficiency(gpu, engine)
+
+
 def predict_row(row, efficiency_for=None, kv_assumption=None) -> float:
     """The model's value for one measured row (NaN where it calls the configuration infeasible)."""
-    eff = (efficiency_for or calibrated_efficiency)(row.gpu)
+    eff = (efficiency_for or _shared)(row.gpu, ENGINE_OF_SOURCE.get(row.source))
     dep = Deployment(row.model, row.gpu, tp=int(row.tp), weights=row.weights,
                      kv=_kv(row, kv_assumption), efficiency=eff)
     S, N = float(row.prompt_tokens), float(row.output_tokens)
@@ -156,10 +180,13 @@ def leave_one_source_out(measured, fit):
 
 
 def with_factors(factors: dict):
-    """An ``efficiency_for`` that applies ``{gpu_key or '*': {field: value}}`` on the defaults."""
-    def efficiency_for(gpu):
-        eff = calibrated_efficiency(gpu)
+    """An ``efficiency_for(gpu, engine)`` that applies ``{'*' | gpu_key | 'engine:<name>': {field:
+    value}}`` on the packaged factors: shared first, then the engine's, then the GPU's."""
+    def efficiency_for(gpu, engine=None):
+        eff = calibrated_efficiency(gpu, engine)
         eff = replace(eff, **factors.get("*", {}))
+        if engine is not None:
+            eff = replace(eff, **factors.get(f"engine:{engine}", {}))
         return replace(eff, **factors.get(gpu, {}))
     return efficiency_for
 
@@ -170,3 +197,79 @@ def summary_numbers(compared) -> dict:
     ratio = np.maximum(compared["predicted"] / compared["value"], compared["value"] / compared["predicted"])
     return {"points": len(compared), "median_abs_error": float(err.abs().median()),
             "worst_abs_error": float(err.abs().max()), "off_by_2x": int((ratio > 2).sum())}
+
+
+# --- the corpus: measured_aic_hopper.csv -------------------------------------------------------
+
+def load_corpus(path: str | Path | None = None):
+    """Read ``measured_aic_hopper.csv`` (the packaged copy unless ``path`` is given) as a DataFrame."""
+    import pandas as pd
+
+    if path is None:
+        path = resources.files("mlsyslab.data").joinpath("validation/measured_aic_hopper.csv")
+    with open(path, encoding="utf-8") if isinstance(path, (str, Path)) else path.open(encoding="utf-8") as fh:
+        return pd.read_csv(fh)
+
+
+def corpus_rows(corpus=None, *, max_concurrency=None, gate=("yes",)):
+    """The corpus rows the model can score: gated aggregated runs whose layout mlsyslab can
+    express (``ml_tp`` given), each with its catalog model key (``model_key``) and engine.
+
+    No row is dropped for its error; rows are left out only where the source's layout cannot be
+    expressed (the corpus's own ``note`` says why) or ``gate`` excludes them (``duplicate``
+    rows repeat a measurement already counted; ``info`` rows have an ambiguous layout).
+    """
+    df = load_corpus() if corpus is None else corpus
+    rows = df[df["gate"].isin(gate) & df["ml_tp"].notna() & (df["mode"] == "agg")].copy()
+    rows["model_key"] = rows["model"].fillna(rows["model_config"].map(CORPUS_MODELS))
+    rows = rows[rows["model_key"].notna()]
+    if max_concurrency is not None:
+        rows = rows[rows["concurrency"] <= max_concurrency]
+    rows["engine"] = rows["backend"]
+    return rows.reset_index(drop=True)
+
+
+_CORPUS_GROUP = ["model_key", "gpu", "ml_tp", "ml_ep", "weights", "kv", "engine"]
+
+
+def compare_corpus(rows=None, efficiency_for=None, kv_assumption=None):
+    """Predict the mean TTFT and TPOT of corpus rows with `load` (a closed loop of the row's
+    clients at its mean lengths); add ``ttft_pred_ms``, ``tpot_pred_ms`` and the ratios
+    ``ttft_ratio`` and ``tpot_ratio`` (predicted / measured). One vectorised `load` call per
+    deployment; NaN where the model calls the row infeasible.
+    """
+    rows = corpus_rows() if rows is None else rows.copy()
+    rows["ttft_pred_ms"] = np.nan
+    rows["tpot_pred_ms"] = np.nan
+    for key, grp in rows.groupby(_CORPUS_GROUP, sort=False):
+        model_key, gpu, tp, ep, weights, kv, engine = key
+        eff = (efficiency_for or _shared)(gpu, engine)
+        dep = Deployment(model_key, gpu, tp=int(tp), ep=int(ep), weights=weights,
+                         kv=kv_assumption or kv, efficiency=eff, engine=engine)
+        r = load(dep, concurrency=np.maximum(1, np.round(grp["concurrency"].to_numpy() / grp["replicas"].fillna(1).to_numpy())),
+                 prompt_tokens=grp["prompt_tokens_mean"].to_numpy(),
+                 output_tokens=np.maximum(grp["output_tokens_mean"].to_numpy(), 2),
+                 prompt_cv=float(grp["length_cv"].fillna(0).iloc[0]),
+                 output_cv=float(grp["length_cv"].fillna(0).iloc[0]))
+        rows.loc[grp.index, "ttft_pred_ms"] = np.asarray(r.ttft_s) * 1e3
+        rows.loc[grp.index, "tpot_pred_ms"] = np.asarray(r.itl_s) * 1e3
+    rows["ttft_ratio"] = rows["ttft_pred_ms"] / rows["silicon_ttft_ms"]
+    rows["tpot_ratio"] = rows["tpot_pred_ms"] / rows["silicon_tpot_ms"]
+    return rows
+
+
+def corpus_error_table(compared, by=("backend",), metric="tpot"):
+    """Rows, median absolute error, geometric-mean ratio (bias) and the share off by more than 2x,
+    per group, for ``metric`` ``"tpot"`` or ``"ttft"``."""
+    import pandas as pd
+
+    ratio = compared[f"{metric}_ratio"]
+    frame = compared.assign(_r=ratio, _abs=(ratio - 1).abs(), _log=np.log(ratio),
+                            _off=np.maximum(ratio, 1 / ratio) > 2)
+    g = frame.groupby(list(by))
+    return pd.DataFrame({
+        "rows": g.size(),
+        "median_abs_error": g["_abs"].median(),
+        "geomean_ratio": np.exp(g["_log"].mean()),
+        "off_by_2x": g["_off"].mean(),
+    })

@@ -196,21 +196,27 @@ def ttl_fit(provider="anthropic-5m", *, rate_per_s, ttl_s=None, cache_breaking: 
 
 @dataclass(frozen=True)
 class ServingCacheEffect(Report):
-    """Prefix caching on the serving side: TTFT saved, memory not saved."""
+    """Prefix caching on the serving side: TTFT saved, and the memory a shared prefix saves.
+
+    A prefix cached once serves every sequence that starts with it: the batch's KV holds it once
+    (``memory_per_gpu_bytes``) instead of once per sequence (``memory_unshared_per_gpu_bytes``).
+    """
 
     hit_rate: float
     ttft_cold_s: float
     ttft_warm_s: float
     ttft_expected_s: float
     prefill_flops_saved: float   # fraction of prefill compute skipped on average
-    prefix_kv_bytes: float       # KV the shared prefix keeps resident (per copy)
-    memory_per_gpu_bytes: float  # the same with or without the hit: cached KV still occupies HBM
+    prefix_kv_bytes: float       # KV the shared prefix keeps resident (one copy)
+    memory_per_gpu_bytes: float  # weights, workspace and KV per GPU with the prefix stored once
+    memory_unshared_per_gpu_bytes: float = 0.0  # the same with a copy of the prefix per sequence
 
     def __str__(self) -> str:
         return (f"hit rate {self.hit_rate:.0%}: TTFT {self.ttft_cold_s * 1e3:,.0f} ms cold, "
                 f"{self.ttft_warm_s * 1e3:,.0f} ms warm, {self.ttft_expected_s * 1e3:,.0f} ms expected; "
-                f"{self.prefill_flops_saved:.0%} of prefill skipped; the prefix still holds "
-                f"{self.prefix_kv_bytes / 1e9:,.2f} GB of KV")
+                f"{self.prefill_flops_saved:.0%} of prefill skipped; the prefix holds "
+                f"{self.prefix_kv_bytes / 1e9:,.2f} GB of KV once, and sharing it saves "
+                f"{(self.memory_unshared_per_gpu_bytes - self.memory_per_gpu_bytes) / 1e9:,.2f} GB per GPU")
 
 
 @checked("prefix_tokens", "hit_rate", prompt_tokens=one("prompt_tokens"), batch=one("batch"),
@@ -225,6 +231,8 @@ def serving_effect(model, hardware=None, *, prompt_tokens, prefix_tokens, hit_ra
     cold = serve(model, hardware, batch=batch, prompt_tokens=P, output_tokens=output_tokens, **serve_kw)
     warm = serve(model, hardware, batch=batch, prompt_tokens=P, output_tokens=output_tokens,
                  cached_prompt_tokens=C, **serve_kw)
+    unshared = serve(model, hardware, batch=batch, prompt_tokens=P, output_tokens=output_tokens,
+                     cached_prompt_tokens=C, prefix_group=1, **serve_kw)
     cold.require_feasible()
     dep = cold.deployment
     full, part = dep.prefill_flops(P), dep.prefill_flops(P, C)
@@ -232,5 +240,6 @@ def serving_effect(model, hardware=None, *, prompt_tokens, prefix_tokens, hit_ra
         hit_rate=hit_rate, ttft_cold_s=cold.ttft_s, ttft_warm_s=warm.ttft_s,
         ttft_expected_s=hit_rate * warm.ttft_s + (1 - hit_rate) * cold.ttft_s,
         prefill_flops_saved=float(hit_rate * (1 - part / full)),
-        prefix_kv_bytes=C * dep.kv_bytes_per_token, memory_per_gpu_bytes=warm.memory_per_gpu_bytes,
+        prefix_kv_bytes=float(dep.kv_bytes_per_sequence(C)), memory_per_gpu_bytes=warm.memory_per_gpu_bytes,
+        memory_unshared_per_gpu_bytes=unshared.memory_per_gpu_bytes,
     )

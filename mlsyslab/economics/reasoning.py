@@ -163,7 +163,9 @@ def _run(strategy, m, hw, *, steps, T, P, A, n, parallel, b, w, v, verifier, c, 
         L = steps * T + A
         if parallel:
             pre = serve(m, hw, batch=c, prompt_tokens=P, output_tokens=1, **common)
-            dec = serve(m, hw, batch=n * c, prompt_tokens=P, output_tokens=L, **common)
+            # the n samples of a query share its prompt's KV (prefix caching): one copy per query
+            dec = serve(m, hw, batch=n * c, prompt_tokens=P, output_tokens=L, cached_prompt_tokens=P - 1,
+                        prefix_group=n, **common)
             phases.append(_phase("prefill", pre, pre.ttft_s))
             phases.append(_phase(f"{n} samples", dec, (L - 1) * dec.itl_s))
             return phases, n * L, n, P + n * L, P + L
@@ -171,7 +173,7 @@ def _run(strategy, m, hw, *, steps, T, P, A, n, parallel, b, w, v, verifier, c, 
         phases.append(_phase("sample 1", first, first.e2e_s))
         if n > 1:
             rest = serve(m, hw, batch=c, prompt_tokens=P, output_tokens=L,
-                         cached_prompt_tokens=P - 1, **common)
+                         cached_prompt_tokens=P - 1, prefix_group=1, **common)
             phases.append(_phase(f"samples 2-{n}", rest, (n - 1) * rest.e2e_s))
         return phases, n * L, 1, P + L, P + L
     if strategy == "tree":
@@ -180,10 +182,10 @@ def _run(strategy, m, hw, *, steps, T, P, A, n, parallel, b, w, v, verifier, c, 
         phases.append(_phase("prefill", pre, pre.ttft_s))
         for level in range(steps):
             r = serve(m, hw, batch=width * c, prompt_tokens=P + level * T, output_tokens=T + 1,
-                      cached_prompt_tokens=P + level * T - 1, **common)
+                      cached_prompt_tokens=P + level * T - 1, prefix_group=1, **common)
             phases.append(_phase(f"level {level + 1}", r, T * r.itl_s))
         ans = serve(m, hw, batch=c, prompt_tokens=P + steps * T, output_tokens=A + 1,
-                    cached_prompt_tokens=P + steps * T - 1, **common)
+                    cached_prompt_tokens=P + steps * T - 1, prefix_group=1, **common)
         phases.append(_phase("answer", ans, A * ans.itl_s))
         return phases, steps * width * T + A, width, width * (P + steps * T), P + steps * T + A
     # verify
@@ -191,14 +193,16 @@ def _run(strategy, m, hw, *, steps, T, P, A, n, parallel, b, w, v, verifier, c, 
     pre = serve(m, hw, batch=c, prompt_tokens=P, output_tokens=1, **common)
     phases.append(_phase("prefill", pre, pre.ttft_s))
     for rnd in range(steps):
-        g = serve(m, hw, batch=c, prompt_tokens=ctx, output_tokens=T + 1, cached_prompt_tokens=ctx - 1, **common)
+        g = serve(m, hw, batch=c, prompt_tokens=ctx, output_tokens=T + 1, cached_prompt_tokens=ctx - 1,
+                  prefix_group=1, **common)
         phases.append(_phase(f"generate {rnd + 1}", g, T * g.itl_s))
         ver = serve(verifier, hw, batch=c, prompt_tokens=ctx + T, output_tokens=v,
-                    cached_prompt_tokens=ctx if rnd else 0,
+                    cached_prompt_tokens=ctx if rnd else 0, prefix_group=1,
                     **(common if verifier.is_moe else {**common, "ep": 1}))
         phases.append(_phase(f"verify {rnd + 1}", ver, ver.e2e_s))
         ctx += T + v
-    ans = serve(m, hw, batch=c, prompt_tokens=ctx, output_tokens=A + 1, cached_prompt_tokens=ctx - 1, **common)
+    ans = serve(m, hw, batch=c, prompt_tokens=ctx, output_tokens=A + 1, cached_prompt_tokens=ctx - 1,
+                prefix_group=1, **common)
     phases.append(_phase("answer", ans, A * ans.itl_s))
     return phases, steps * (T + v) + A, 1, ctx + A, ctx + A
 

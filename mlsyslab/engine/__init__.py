@@ -5,11 +5,17 @@ that starts together, `load` a server under traffic (checked against `simulate`,
 reference); KV memory, queueing, speculative decoding, MIG slices, SLOs and goodput stand on
 them. It imports only the catalog (and the root's units, parameters and errors).
 """
+from .benchmark import (
+    LENGTH_KINDS,
+    START_MODES,
+    Benchmark,
+    Lengths,
+    sample_lengths,
+)
 from .deployment import (
     CALIBRATION_PROVENANCE,
     DEFAULT_EFFICIENCY,
     DEFAULT_MAX_BATCHED_TOKENS,
-    P2P_LATENCY_US,
     RUNTIME_MEMORY_GB,
     Deployment,
     Efficiency,
@@ -18,6 +24,14 @@ from .deployment import (
     calibrated_efficiency,
     kv_bytes_per_token_per_gpu,
     valid_tps,
+)
+from .efficiency import (
+    CALIBRATION_SPREAD,
+    ENGINES_CALIBRATED,
+)
+from .forward import (
+    MOE_TILE_TOKENS,
+    ForwardPass,
 )
 from .goodput import (
     GoodputResult,
@@ -61,7 +75,6 @@ from .serving import (
 )
 from .simulation import (
     SimulationResult,
-    sample_lengths,
     simulate,
 )
 from .slo import (
@@ -74,11 +87,15 @@ from .speculative import (
 )
 
 __all__ = [
+    "Lengths",
+    "Benchmark",
+    "LENGTH_KINDS",
+    "START_MODES",
+    "sample_lengths",
     "Efficiency",
     "DEFAULT_EFFICIENCY",
     "calibrated_efficiency",
     "Deployment",
-    "P2P_LATENCY_US",
     "as_deployment",
     "StepTime",
     "CALIBRATION_PROVENANCE",
@@ -86,6 +103,10 @@ __all__ = [
     "valid_tps",
     "RUNTIME_MEMORY_GB",
     "DEFAULT_MAX_BATCHED_TOKENS",
+    "CALIBRATION_SPREAD",
+    "ENGINES_CALIBRATED",
+    "ForwardPass",
+    "MOE_TILE_TOKENS",
     "goodput",
     "GoodputResult",
     "batch_frontier",
@@ -116,7 +137,6 @@ __all__ = [
     "arithmetic_intensity",
     "simulate",
     "SimulationResult",
-    "sample_lengths",
     "SLO",
     "speculative",
     "SpeculativeResult",

@@ -1,227 +1,84 @@
 r"""A deployment: one model on one replica of ``tp`` x ``pp`` accelerators, at stated precisions.
 
-Everything that serves traffic (`serve`, `load`, the simulation,
-fleets, routing, caching, reasoning) asks a `Deployment` two questions: *does it fit*, and
-*how long does one forward pass take*. Both are answered here, once.
+Everything that serves traffic (`serve`, `load`, the simulation, fleets, routing, caching,
+reasoning) asks a `Deployment` two questions: *does it fit*, and *how long does one forward
+pass take*. Both are answered here, once: the memory below, the pass in
+`mlsyslab.engine.forward` (its equations, terms and sources).
 
 Memory (per GPU)
 ----------------
 
     usable     = capacity * memory_utilization          (vLLM's gpu_memory_utilization, 0.9)
-    weights    = P * bytes_per_weight / tp * ceil(L/pp)/L      (MoE with ep > 1:
-                 (P_non_expert / tp + P_routed / ep) * bytes_per_weight * ceil(L/pp)/L)
+    weights    = (P_body b_w + P_vocab 2) / tp * ceil(L/pp)/L          (MoE with ep > 1:
+                 routed experts over ep instead of tp)
     workspace  = runtime + activations(max_batched_tokens)
     KV pool    = usable - weights - workspace
-    max_batch(context) = floor(KV pool / (context * kv_bytes_per_token_per_gpu))
+    per sequence(c) = [ b_kv (L_full c + L_window min(c, W)) e / min(tp, kv_heads)
+                        + c L_attn idx + state / tp ] * ceil(L/pp)/L / groups
+    max_batch(c) = floor(KV pool / per sequence(c))
 
-``runtime`` is 0.5 GB (CUDA graphs, NCCL and cuBLAS buffers); the activation peak of one forward
-pass over ``T`` tokens is the widest layer's live tensors in 16-bit,
-``T * (hidden + (heads + 2 kv_heads) d_h / tp + 2 ffn / tp) * 2 bytes`` (residual stream, QKV,
-gate and up projections). KV heads are split across ranks ``min(tp, kv_heads)`` ways and
-replicated beyond that; an MLA latent is replicated on every rank.
+``b_w`` is the weights' bytes per parameter with their quantisation scales and ``P_vocab`` the
+input embedding and lm_head, which quantised checkpoints keep in 16 bits
+(`mlsyslab.catalog.precision`). ``runtime`` is 0.5 GB (CUDA graphs, NCCL and cuBLAS buffers);
+the activation peak of one pass over ``T`` tokens is the widest layer's live tensors in 16-bit,
+``T * (hidden + (heads + 2 kv_heads) d_h / tp + 2 ffn / tp) * 2 bytes``. KV heads are split
+across ranks ``min(tp, kv_heads)`` ways and replicated beyond that; an MLA latent is replicated
+on every rank. Sliding-window layers hold at most their window, a sparse-attention indexer adds
+``idx`` bytes per token and layer, and linear-attention layers hold a fixed state per sequence
+whatever its context (`mlsyslab.catalog.models`).
 
-Step time (one forward pass)
-----------------------------
-A continuous-batching engine runs passes that carry ``d`` decode tokens (one per running
-sequence, attending to a mean context ``c_d``) and ``p`` prefill tokens (prompt chunks, each
-attending to a mean of ``c_p`` earlier tokens). A pass is a sequence of kernels, and each kernel
-is bound by its own roofline, so the pass takes the *sum* of per-kernel maxima:
+A deployment also names its serving engine (``vllm``, ``sglang``, ``trtllm``): the engine's
+calibrated overheads (`calibrated_efficiency`), how it feeds a pipeline, and its default limits
+(`mlsyslab.catalog.engines`).
 
-    T        = d + p
-    linear   = max( W_read(T) / BW,  T * 2 P_active / (tp F) )          weights once per pass
-    decode   = d * c_d * max( kv_tok / BW,  a / (tp F) )                 each sequence reads its KV
-    prefill  = max( p * kv_tok / BW,  p * c_p * a / (tp F) )             FlashAttention, causal
-    t_step   = linear + decode + prefill + t_comm(T) + t_overhead
-
-with ``BW = eta_bw * peak bandwidth`` and ``F = eta_f * peak FLOP/s`` per GPU, ``kv_tok`` the KV
-bytes per token per GPU and ``a`` the attention FLOPs per (query token, context token):
-``4 L H d_h`` for MHA/GQA and ``2 L H (2 r_kv + d_rope)`` for MLA with absorbed weights (which is
-why MLA decode attention is compute-bound while GQA's is bandwidth-bound).
-
-Mixture of experts: a pass over ``T`` tokens with ``k`` of ``E`` experts per token touches, with
-uniform routing, ``E (1 - (1 - k/E)^T)`` distinct experts per layer:
-
-    W_read(T) = (P_non_expert + P_routed (1 - (1 - k/E)^T)) * bytes_per_weight / tp
-
-Tensor-parallel communication: two ring all-reduces per layer of ``T * hidden`` 16-bit
-activations:
-
-    t_comm(T) = 2 L [ alpha + 2 (tp - 1) / tp * T * hidden * 2 / (eta_link * BW_link) ]
-
-Pipeline parallelism (``pp`` stages, each ``tp`` GPUs, across servers where they do not fit one):
-a stage holds ``ceil(L/pp)`` layers (the largest stage sets the pace, ``s = ceil(L/pp) pp / L``).
-A pass over ``T`` tokens is cut into ``m = min(pp, max(T, 1))`` micro-batches of ``T/m`` tokens
-that follow each other through the stages; each token waits for every stage in turn, so one
-round (the interval between a sequence's tokens) is
-
-    t_round(T) = s * t_layers(T/m) + t_p2p(T/m) + t_overhead
-
-where ``t_layers`` is the single-group pass above without its overhead: the full model's time at
-``T/m`` tokens. With ``m = pp`` micro-batches every stage is busy and the replica does ``pp``
-times the work of one group per round; with fewer tokens than stages (``T < pp``, small batch)
-stages idle: that is the pipeline bubble. ``t_p2p`` sends each micro-batch's hidden state and
-residual (``2 hidden`` 16-bit values per token, split over the ``tp`` ranks' links) across the
-``pp - 1`` stage boundaries, over the network where a boundary crosses servers
-(``scale_out_gb_s``) and NVLink otherwise, each with a fixed latency (``P2P_LATENCY_US``).
-Long prompts are pipelined chunk by chunk (as SGLang's and TensorRT-LLM's chunked pipeline
-parallelism do); vLLM pipelines only across sequences, so there a lone long prompt gains nothing.
-
-Expert parallelism (``ep`` GPUs per stage hold the routed experts, ``E/ep`` whole experts each;
-``ep`` a multiple of ``tp``): attention and the dense parts run tensor-parallel in ``ep/tp``
-data-parallel groups, each with its own sequences; the experts are not sharded. Per pass, the
-busiest GPU does
-
-    expert     = max( W_routed/ep * (1 - (1 - k/E)^T) / BW,  n_max * 2 P_expert / F_gpu )
-    n_max      = mu * skew + sqrt(2 mu skew ln ep),   mu = T k / ep      (token-expert pairs)
-    all-to-all = 2 L_moe [ alpha + (T/ep) k hidden * 2 bytes * (ep-1)/ep / BW_a2a ]
-
-(dispatch and combine; ``skew`` >= 1 is the hottest GPU's share of routed tokens over the mean,
-1 for uniform routing, and the square root is the finite-sample spread of uniform top-k
-routing). ``BW_a2a`` is NVLink inside a server; when the experts span servers the share of
-traffic to other servers goes over the network, and the slower of the two paths sets the time.
-The tensor-parallel group then does one all-reduce per layer (attention), not two.
-
-Assumptions: matmul FLOPs are ``2 P_active`` per token; activations' memory traffic is ignored;
-fp8 weights use fp8 tensor cores where the chip has them, int8/int4 are weight-only (computed in
-16-bit, see `mlsyslab.catalog.precision`). The efficiency factors are sustained fractions of
-datasheet peaks (`Efficiency`), calibrated per accelerator and serving stack on published
-measurements (``mlsyslab/data/calibration.toml``).
+Tensor-parallel degrees are those engines accept (`valid_tps`): ``tp`` divides the query heads,
+divides the KV heads or is a multiple of them (replication), and divides the FFN and expert
+widths and the linear-attention heads it shards.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..catalog.engines import Engine
+from ..catalog.engines import engine as engine_spec
 from ..catalog.hardware import Accelerator, accelerator
 from ..catalog.models import Model, model
 from ..catalog.precision import (
     BYTES_PER_ELEMENT,
+    BYTES_PER_WEIGHT,
     KV_PRECISIONS,
+    VOCABULARY_BYTES,
     WEIGHT_PRECISIONS,
     check_native,
     check_precision,
-    math_precision,
 )
-from ..catalog.reader import read_data
 from ..errors import ValueRangeError
+from .efficiency import (
+    CALIBRATION_PROVENANCE,
+    DEFAULT_EFFICIENCY,
+    Efficiency,
+    calibrated_efficiency,
+)
+from .forward import ForwardPass, StepTime
 
-__all__ = ["Efficiency", "DEFAULT_EFFICIENCY", "calibrated_efficiency", "Deployment", "P2P_LATENCY_US",
-           "as_deployment", "StepTime", "CALIBRATION_PROVENANCE", "kv_bytes_per_token_per_gpu", "valid_tps", "RUNTIME_MEMORY_GB", "DEFAULT_MAX_BATCHED_TOKENS"]
+__all__ = ["Efficiency", "DEFAULT_EFFICIENCY", "calibrated_efficiency", "Deployment",
+           "as_deployment", "StepTime", "CALIBRATION_PROVENANCE", "kv_bytes_per_token_per_gpu",
+           "valid_tps", "RUNTIME_MEMORY_GB", "DEFAULT_MAX_BATCHED_TOKENS"]
 
 GB = 1e9
 RUNTIME_MEMORY_GB = 0.5
 """Per-GPU memory a serving runtime holds besides weights, activations and KV (CUDA graphs,
 NCCL and cuBLAS workspaces), in GB: a stated estimate."""
 DEFAULT_MAX_BATCHED_TOKENS = 8192
-P2P_LATENCY_US = {"nvlink": 5.0, "network": 15.0}
-"""Fixed latency of one point-to-point transfer (a pipeline send, one all-to-all phase), in
-microseconds, inside a server (NVLink) and between servers (RDMA over InfiniBand/RoCE, NCCL
-included): stated estimates, not fitted."""
 """Token budget of one forward pass (vLLM's ``max_num_batched_tokens`` for its API server on
-large-memory GPUs; TensorRT-LLM's ``max_num_tokens`` default is the same order)."""
-
-
-@dataclass(frozen=True)
-class Efficiency:
-    """Sustained fractions of datasheet peaks, and fixed overheads.
-
-    Parameters
-    ----------
-    bandwidth : float
-        Fraction of peak memory bandwidth that weight and KV reads sustain (``eta_bw``), in (0, 1].
-    compute : float
-        Fraction of dense peak FLOP/s that matmuls sustain (``eta_f``), in (0, 1].
-    interconnect : float
-        Fraction of the scale-up link bandwidth an all-reduce sustains, in (0, 1].
-    step_overhead_ms : float
-        Fixed time per forward pass (scheduling, kernel launches, sampling), in ms, >= 0.
-    allreduce_latency_us : float
-        Fixed latency of one all-reduce, in microseconds, >= 0.
-    request_overhead_ms : float
-        Fixed time a request waits before its first token besides the forward passes (the
-        engine admitting it, tokenising, setting up its cache), in ms, >= 0. It delays the first
-        token but occupies no accelerator time.
-    """
-
-    bandwidth: float = 0.8
-    compute: float = 0.65
-    interconnect: float = 0.8
-    step_overhead_ms: float = 0.0
-    allreduce_latency_us: float = 0.0
-    request_overhead_ms: float = 0.0
-
-    def __post_init__(self):
-        for name in ("bandwidth", "compute", "interconnect"):
-            v = getattr(self, name)
-            if not _is_real(v) or not 0 < v <= 1:
-                raise ValueRangeError(f"efficiency {name} must be a number in (0, 1]; got {v!r}")
-        for name in ("step_overhead_ms", "allreduce_latency_us", "request_overhead_ms"):
-            v = getattr(self, name)
-            if not _is_real(v) or not 0 <= v < np.inf:
-                raise ValueRangeError(f"efficiency {name} must be a finite number >= 0; got {v!r}")
-
-    @classmethod
-    def ideal(cls) -> Efficiency:
-        """Datasheet peaks, no overheads: the roofline bound nothing real can beat."""
-        return cls(bandwidth=1.0, compute=1.0, interconnect=1.0)
-
-    @classmethod
-    def sustained(cls, hw, *, bandwidth_gb_s: float, tflops: float, precision: str = "fp16",
-                  **kw) -> Efficiency:
-        """Efficiency from absolute sustained figures (e.g. 'BW_eff = 1,800 GB/s, F_eff = 250 TFLOP/s')."""
-        hw = accelerator(hw)
-        return cls(bandwidth=bandwidth_gb_s / hw.memory_bandwidth_gb_s,
-                   compute=tflops / hw.peak_tflops[precision], **kw)
+large-memory GPUs; TensorRT-LLM's ``max_num_tokens`` default is the same)."""
 
 
 def _is_real(v) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and v == v
-
-
-_CALIBRATION = read_data("calibration.toml")
-_EFF_FIELDS = {f.name for f in fields(Efficiency)}
-DEFAULT_EFFICIENCY = Efficiency(**{k: v for k, v in _CALIBRATION["efficiency"].items()
-                                   if k in _EFF_FIELDS})
-"""The calibrated factors shared by every accelerator (``calibration.toml``, ``[efficiency]``)."""
-
-
-CALIBRATION_PROVENANCE = dict(_CALIBRATION.get("provenance", {}))
-"""Which efficiency factors ``calibration.toml`` states as fitted and which as priors, and on what data."""
-
-
-def calibrated_efficiency(hardware) -> Efficiency:
-    """The calibrated `Efficiency` for an accelerator and its usual serving stack.
-
-    ``DEFAULT_EFFICIENCY`` with the per-accelerator factors that ``calibration.toml`` states
-    (``[efficiency.by_hardware.<key>]``), where the published measurements showed that one
-    global value cannot fit (see ``make calibrate``).
-    """
-    hw = accelerator(hardware)
-    base_key = hw.key.split(":")[0]          # a MIG slice ("h100-sxm:1g.10gb") runs its GPU's stack
-    override = _CALIBRATION["efficiency"].get("by_hardware", {}).get(base_key, {})
-    return replace(DEFAULT_EFFICIENCY, **{k: v for k, v in override.items() if k in _EFF_FIELDS})
-
-
-@dataclass(frozen=True)
-class StepTime:
-    """One forward pass, by component (seconds; arrays broadcast like the inputs)."""
-
-    linear_memory_s: np.ndarray
-    linear_compute_s: np.ndarray
-    attention_memory_s: np.ndarray
-    attention_compute_s: np.ndarray
-    attention_s: np.ndarray
-    attention_compute_bound: np.ndarray
-    communication_s: np.ndarray
-    overhead_s: np.ndarray
-    total_s: np.ndarray
-
-    @property
-    def compute_bound(self):
-        """True where the linear layers (the bulk of a pass) are compute-bound."""
-        return self.linear_compute_s >= self.linear_memory_s
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,6 +113,15 @@ class Deployment:
     expert_skew : float
         The busiest GPU's share of routed tokens over the mean under expert parallelism, >= 1
         (1 = uniform routing, the default).
+    engine : str
+        The serving engine (``"vllm"``, ``"sglang"``, ``"trtllm"``): its calibrated overheads,
+        how it feeds a pipeline and its default limits.
+
+    Examples
+    --------
+    >>> dep = Deployment("llama-3.1-70b", "h100-sxm", tp=4, weights="fp8")
+    >>> round(dep.weight_bytes_per_gpu / 1e9, 1)
+    18.7
     """
 
     model: Model
@@ -268,7 +134,8 @@ class Deployment:
     pp: int = 1
     ep: int = 1
     expert_skew: float = 1.0
-    _arrays: dict = field(default=None, repr=False, compare=False)
+    engine: str = "vllm"
+    _forward: ForwardPass = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         m, hw = model(self.model), accelerator(self.hardware)
@@ -279,7 +146,8 @@ class Deployment:
         check_native(self.weights, hw)
         set_(self, "kv", check_precision(self.kv, KV_PRECISIONS, "KV-cache"))
         set_(self, "tp", _check_tp(self.tp, m, hw))
-        eff = calibrated_efficiency(hw) if self.efficiency is None else self.efficiency
+        set_(self, "engine", engine_spec(self.engine).key)
+        eff = calibrated_efficiency(hw, self.engine) if self.efficiency is None else self.efficiency
         if not isinstance(eff, Efficiency):
             raise ValueRangeError(f"efficiency must be an mlsyslab.Efficiency; got {type(eff).__name__}")
         set_(self, "efficiency", eff)
@@ -290,7 +158,19 @@ class Deployment:
         set_(self, "pp", int(self.pp))
         set_(self, "ep", int(self.ep))
         set_(self, "expert_skew", float(self.expert_skew))
-        set_(self, "_arrays", None)
+        set_(self, "_forward", None)
+
+    @property
+    def engine_spec(self) -> Engine:
+        """The serving engine's catalog entry (defaults, flags, sources)."""
+        return engine_spec(self.engine)
+
+    @property
+    def forward(self) -> ForwardPass:
+        """The forward-pass physics of this deployment (`mlsyslab.engine.forward`)."""
+        if self._forward is None:
+            object.__setattr__(self, "_forward", ForwardPass(self))
+        return self._forward
 
     # --- sizes ------------------------------------------------------------------------------
     @property
@@ -322,28 +202,39 @@ class Deployment:
 
     @property
     def weight_bytes(self) -> float:
-        """Bytes of the whole model's weights."""
-        return self.model.params_b * 1e9 * BYTES_PER_ELEMENT[self.weights]
+        """Bytes of the whole model's weights: the body at its precision with quantisation
+        scales, the vocabulary matrices in 16 bits."""
+        m = self.model
+        vocab = m.vocabulary_params
+        return (m.params_b * 1e9 - vocab) * BYTES_PER_WEIGHT[self.weights] + vocab * VOCABULARY_BYTES
 
     @property
     def weight_bytes_per_gpu(self):
         """Weight bytes on each GPU of the largest stage (experts whole on ``ep`` GPUs if ep > 1)."""
         tp = np.asarray(self.tp, dtype=float)
+        m = self.model
         if self.ep > 1:
-            b = BYTES_PER_ELEMENT[self.weights]
-            per = (self.model.non_expert_params / tp + self.model.routed_expert_params_total / self.ep) * b
+            routed = m.routed_expert_params_total * BYTES_PER_WEIGHT[self.weights]
+            per = (self.weight_bytes - routed) / tp + routed / self.ep
         else:
             per = self.weight_bytes / tp
         return per * self.stage_share
 
     @property
     def kv_bytes_per_token(self) -> float:
-        """KV-cache bytes of one token, whole model."""
-        return self.model.kv_elements_per_token * BYTES_PER_ELEMENT[self.kv]
+        """KV-cache bytes of one token, whole model, below any sliding window (indexer keys included)."""
+        return self.model.kv_elements_per_token * BYTES_PER_ELEMENT[self.kv] + self.model.index_bytes_per_token
+
+    def kv_bytes_per_sequence(self, context):
+        """KV and state bytes of one sequence of ``context`` tokens, whole model (arrays broadcast)."""
+        m = self.model
+        c = np.asarray(context, dtype=float)
+        return (m.kv_elements(c) * BYTES_PER_ELEMENT[self.kv] + c * m.index_bytes_per_token
+                + m.state_bytes_per_sequence)
 
     @property
     def kv_bytes_per_token_per_gpu(self):
-        """KV bytes of one token on each GPU (averaged over the attention groups).
+        """KV bytes of one token on each GPU below any window (averaged over the attention groups).
 
         Split ``min(tp, kv_heads)`` ways (MLA: not split); a pipeline stage holds its share of the
         layers; with expert parallelism the ``ep/tp`` attention groups keep their own sequences.
@@ -351,27 +242,43 @@ class Deployment:
         return (kv_bytes_per_token_per_gpu(self.model, self.kv, self.tp) * self.stage_share
                 / self.attention_groups)
 
+    def kv_bytes_per_sequence_per_gpu(self, context):
+        """KV and state bytes of one sequence of ``context`` tokens on each GPU (arrays broadcast).
+
+        Full-attention layers grow with the context, sliding-window layers stop at their window,
+        linear layers hold a fixed state (split over the tp ranks).
+        """
+        return (kv_bytes_per_sequence_per_gpu(self.model, self.kv, self.tp, context)
+                * self.stage_share / self.attention_groups)
+
     @property
     def flops_per_token(self) -> float:
-        """Matmul FLOPs per token, ``2 P_active``."""
-        return 2.0 * self.model.active_params_b * 1e9
+        """Matmul FLOPs per token through the body and the lm_head, ``2 (P_active - P_embedding)``:
+        the input embedding is a lookup, not a matmul."""
+        m = self.model
+        return 2.0 * (m.active_params_b * 1e9 - (0.0 if m.tied_embeddings else m.vocabulary_params / 2))
 
     @property
     def attention_flops_per_context_token(self) -> float:
-        """Attention FLOPs of one query token per context token (all layers, all heads)."""
-        m = self.model
-        if m.attention == "mla":
-            return 2.0 * m.layers * m.heads * (2 * m.kv_lora_rank + m.rope_head_dim)
-        return 4.0 * m.layers * m.heads * m.head_dim
+        """Attention FLOPs of one decoding token per context token (all attention layers, all
+        heads): ``4 L H d_h`` for GQA, ``2 L H (2 r_kv + d_rope)`` for MLA's absorbed decode."""
+        f = self.forward
+        return float(np.ravel(f.a_dec * (f.full + f.sliding))[0])
 
     def prefill_flops(self, prompt_tokens, cached_prompt_tokens=0):
-        """FLOPs to prefill one prompt: ``2 P (S - S_c) + a (S^2 - S_c^2) / 2`` (causal attention)."""
+        """FLOPs to prefill one prompt: body matmuls on the new tokens, the lm_head on the last,
+        causal attention over the context (sliding and sparse layers capped)."""
         S, Sc = np.asarray(prompt_tokens, dtype=float), np.asarray(cached_prompt_tokens, dtype=float)
-        return self.flops_per_token * (S - Sc) + self.attention_flops_per_context_token * (S * S - Sc * Sc) / 2
+        f = self.forward
+        lm = 2.0 * f.lm_params
+        body = self.flops_per_token - lm
+        attn = f.prefill_flops((S + Sc) / 2) * np.asarray(self.tp, dtype=float)
+        return body * (S - Sc) + lm + attn * (S - Sc)
 
     def decode_flops(self, context):
-        """FLOPs of one decode token at ``context``: ``2 P + a c``."""
-        return self.flops_per_token + self.attention_flops_per_context_token * np.asarray(context, dtype=float)
+        """FLOPs of one decode token at ``context``: ``2 P`` through body and lm_head, plus attention."""
+        f = self.forward
+        return self.flops_per_token + f.decode_flops(context) * np.asarray(self.tp, dtype=float)
 
     @property
     def capacity_bytes(self) -> float:
@@ -398,12 +305,28 @@ class Deployment:
         """Memory left for the KV cache on each GPU (negative when the weights do not fit)."""
         return self.usable_bytes - self.weight_bytes_per_gpu - self.workspace_bytes(max_batched_tokens)
 
-    def max_batch(self, context, max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS):
-        """How many sequences of ``context`` tokens the KV pool holds (0 where none fits)."""
+    def kv_bytes_for(self, batch, context, shared_prefix=0, prefix_group=None):
+        """KV bytes on each GPU of ``batch`` sequences of ``context`` tokens (arrays broadcast).
+
+        Their first ``shared_prefix`` tokens are one prefix that sequences share: paged engines
+        map every sequence's prefix to the same physical blocks (vLLM's prefix caching,
+        SGLang's radix cache), so it is stored once per ``prefix_group`` sequences (``None``:
+        once for the whole batch), the rest of each context once per sequence.
+        """
+        B = np.asarray(batch, dtype=float)
+        per = self.kv_bytes_per_sequence_per_gpu(context)
+        prefix = self.kv_bytes_per_sequence_per_gpu(shared_prefix) * (np.asarray(shared_prefix) > 0)
+        copies = 1.0 if prefix_group is None else np.ceil(B / np.asarray(prefix_group, dtype=float))
+        return B * (per - prefix) + np.minimum(copies, B) * prefix
+
+    def max_batch(self, context, max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, shared_prefix=0):
+        """How many sequences of ``context`` tokens the KV pool holds (0 where none fits); a
+        ``shared_prefix`` of each is stored once for all of them (`kv_bytes_for`)."""
         c = np.asarray(context, dtype=float)
+        prefix = self.kv_bytes_per_sequence_per_gpu(shared_prefix) * (np.asarray(shared_prefix) > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            n = np.floor(np.maximum(self.kv_pool_bytes(max_batched_tokens), 0.0)
-                         / (c * self.kv_bytes_per_token_per_gpu))
+            n = np.floor(np.maximum(self.kv_pool_bytes(max_batched_tokens) - prefix, 0.0)
+                         / (self.kv_bytes_per_sequence_per_gpu(c) - prefix))
         n = np.where(c > 0, n, 0.0)
         return n.astype(int) if n.ndim else int(n)
 
@@ -411,10 +334,12 @@ class Deployment:
         """True where the weights and workspace leave room for at least some KV."""
         return self.kv_pool_bytes(max_batched_tokens) > 0
 
-    def fits(self, batch, context, max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS):
-        """True where ``batch`` sequences of ``context`` tokens fit beside the weights and in the window."""
+    def fits(self, batch, context, max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, shared_prefix=0,
+             prefix_group=None):
+        """True where ``batch`` sequences of ``context`` tokens fit beside the weights and in the
+        window (a ``shared_prefix`` stored once per ``prefix_group``: `kv_bytes_for`)."""
         c = np.asarray(context, dtype=float)
-        need = np.asarray(batch, dtype=float) * c * self.kv_bytes_per_token_per_gpu
+        need = self.kv_bytes_for(batch, c, shared_prefix, prefix_group)
         return (need <= self.kv_pool_bytes(max_batched_tokens)) & self.within_window(c)
 
     def within_window(self, context):
@@ -422,14 +347,15 @@ class Deployment:
         c = np.asarray(context, dtype=float)
         return c <= (np.inf if self.model.max_context is None else self.model.max_context)
 
-    def memory_reasons(self, batch, context, max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS):
+    def memory_reasons(self, batch, context, max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS,
+                       shared_prefix=0, prefix_group=None):
         """Why ``batch`` sequences of ``context`` tokens do not fit, with a fix (None where they fit).
 
         Arrays broadcast (tp included); returns a string for scalar inputs, else an object array.
         """
         b, c, tp = np.broadcast_arrays(np.asarray(batch, dtype=float), np.asarray(context, dtype=float),
                                        np.asarray(self.tp))
-        ok = np.broadcast_to(self.fits(batch, context, max_batched_tokens), b.shape)
+        ok = np.broadcast_to(self.fits(batch, context, max_batched_tokens, shared_prefix, prefix_group), b.shape)
         out = np.full(b.shape, None, dtype=object)
         bad = ~ok
         if not bad.any():
@@ -440,8 +366,8 @@ class Deployment:
         t = tp[bad].astype(int)
         ws = np.broadcast_to(self.workspace_bytes(max_batched_tokens) / GB, b.shape)[bad]
         w = np.broadcast_to(self.weight_bytes_per_gpu / GB, b.shape)[bad]
-        kv = b[bad] * c[bad] * np.broadcast_to(self.kv_bytes_per_token_per_gpu, b.shape)[bad] / GB
-        mb = np.broadcast_to(self.max_batch(c, max_batched_tokens), b.shape)[bad]
+        kv = np.broadcast_to(self.kv_bytes_for(b, c, shared_prefix, prefix_group), b.shape)[bad] / GB
+        mb = np.broadcast_to(self.max_batch(c, max_batched_tokens, shared_prefix), b.shape)[bad]
 
         def weights_reason(ti, wi, wsi):
             split = ti * self.pp * self.attention_groups
@@ -449,8 +375,8 @@ class Deployment:
                    f"{f', ep={self.ep}' if self.ep > 1 else ''})" if split > 1 else "")
             L = self.model.layers
             fix = [f"tp={u}" for u in valid if u > ti and wi * ti / u + wsi < usable][:1]
-            fix += [p for p in ("fp8", "int4") if BYTES_PER_ELEMENT[p] < BYTES_PER_ELEMENT[self.weights]
-                    and wi * BYTES_PER_ELEMENT[p] / BYTES_PER_ELEMENT[self.weights] + wsi < usable][:1]
+            fix += [p for p in ("fp8", "int4") if BYTES_PER_WEIGHT[p] < BYTES_PER_WEIGHT[self.weights]
+                    and wi * BYTES_PER_WEIGHT[p] / BYTES_PER_WEIGHT[self.weights] + wsi < usable][:1]
             widest = max(valid[-1], ti)        # stages of the widest tensor-parallel group
             whole = wi * ti / widest / self.stage_share
             stages = [q for q in range(max(self.pp + 1, 2), min(L, 64) + 1)
@@ -495,159 +421,39 @@ class Deployment:
         return out[()] if out.ndim == 0 else out
 
     # --- time -------------------------------------------------------------------------------
-    def _coefficients(self) -> dict:
-        if self._arrays is None:
-            hw, eff, tp = self.hardware, self.efficiency, np.asarray(self.tp, dtype=float)
-            math = math_precision(self.weights, hw.peak_tflops)
-            bw = hw.memory_bandwidth_gb_s * GB * eff.bandwidth
-            f_gpu = hw.peak_tflops[math] * 1e12 * eff.compute
-            flops = f_gpu * tp
-            nvlink = hw.interconnect_gb_s * GB * eff.interconnect
-            network = (hw.scale_out_gb_s or hw.interconnect_gb_s) * GB * eff.interconnect
-            m, ep, pp = self.model, self.ep, self.pp
-            multi = tp > 1
-            per_layer_allreduces = 1.0 if ep > 1 else 2.0
-            coeff = {
-                "bw": bw, "flops": flops, "pp": pp, "groups": float(self.attention_groups),
-                "share": self.stage_share * pp,
-                "kv_tok": kv_bytes_per_token_per_gpu(m, self.kv, self.tp),
-                "w_gpu": self.weight_bytes / tp,
-                "lin_per_tok": self.flops_per_token / flops,
-                "attn_per_ctx": self.attention_flops_per_context_token / flops,
-                "comm_fixed": np.where(multi, per_layer_allreduces * m.layers * eff.allreduce_latency_us * 1e-6, 0.0),
-                "comm_per_tok": np.where(multi, per_layer_allreduces * m.layers * 2.0 * (tp - 1) / tp
-                                         * m.hidden * 2.0 / nvlink, 0.0),
-                "overhead": eff.step_overhead_ms * 1e-3,
-            }
-            # pipeline: hidden state + residual (2 x hidden 16-bit values per token), split over
-            # the tp ranks, across pp - 1 boundaries; those between servers go over the network
-            stage = np.asarray(self.stage_gpus, dtype=float)
-            spans = stage > hw.scale_up_gpus
-            cross = np.where(spans, pp - 1, np.minimum(pp - 1, np.asarray(self.servers) - 1))
-            inside = (pp - 1) - cross
-            per_tok = 2.0 * m.hidden * 2.0 / tp
-            coeff["p2p_fixed"] = (cross * P2P_LATENCY_US["network"] + inside * P2P_LATENCY_US["nvlink"]) * 1e-6
-            coeff["p2p_per_tok"] = per_tok * (cross / network + inside / nvlink)
-            if m.is_moe:
-                b = BYTES_PER_ELEMENT[self.weights]
-                miss = 1.0 - m.experts_per_token / m.experts
-                if ep > 1:
-                    # dense parts tensor-parallel in each attention group; experts whole on ep GPUs
-                    active_dense = self.flops_per_token - 2.0 * m.experts_per_token * m.routed_expert_params_total / m.experts
-                    far = np.clip((ep - hw.scale_up_gpus) / (ep - 1), 0.0, 1.0)
-                    per_pair = m.hidden * 2.0 * (ep - 1) / ep / ep * m.experts_per_token   # bytes per token per GPU
-                    a2a_time_per_tok = per_pair * np.maximum((1 - far) / nvlink, far / network)
-                    coeff["ep"] = {
-                        "w_dense": m.non_expert_params * b / tp, "dense_per_tok": active_dense / flops,
-                        "w_experts": m.routed_expert_params_total * b / ep, "miss": miss,
-                        "pair_s": 2.0 * m.routed_expert_params_total / m.experts / f_gpu,
-                        "mu_per_tok": m.experts_per_token / ep, "skew": self.expert_skew, "log_ep": np.log(ep),
-                        "a2a_fixed": 2.0 * m.moe_layers * P2P_LATENCY_US["network" if far > 0 else "nvlink"] * 1e-6,
-                        "a2a_per_tok": 2.0 * m.moe_layers * a2a_time_per_tok,
-                    }
-                else:
-                    bt = b / tp
-                    coeff["moe"] = (m.non_expert_params * bt, m.routed_expert_params_total * bt, miss)
-            coeff["kv_read_s"] = coeff["kv_tok"] / bw                  # reading one token's KV
-            coeff["ctx_s"] = np.maximum(coeff["kv_read_s"], coeff["attn_per_ctx"])   # per context token
-            object.__setattr__(self, "_arrays", coeff)
-        return self._arrays
-
     def weights_read_bytes(self, tokens):
         """Weight bytes one pass over ``tokens`` tokens reads per GPU, whole model.
 
-        MoE: the experts those tokens touch; with expert parallelism, the dense part plus the
-        local experts touched.
+        MoE: the experts those tokens touch (never fewer than one token's); with expert
+        parallelism, the dense part plus the local experts touched.
         """
-        k = self._coefficients()
-        t = np.asarray(tokens, dtype=float)
-        if "ep" in k:
-            e = k["ep"]
-            return e["w_dense"] + e["w_experts"] * (1.0 - e["miss"] ** t)
-        if "moe" not in k:
-            return k["w_gpu"] + 0.0 * t
-        non, routed, miss = k["moe"]
-        return non + routed * (1.0 - miss ** t)
+        return self.forward.weights_read_bytes(tokens)
 
-    def _linear_seconds(self, T):
-        """Matmul time of one pass over ``T`` tokens (per micro-batch, whole model)."""
-        k = self._coefficients()
-        if "ep" not in k:
-            return np.maximum(self.weights_read_bytes(T) / k["bw"], T * k["lin_per_tok"])
-        e = k["ep"]
-        group_tokens = T / k["groups"]
-        dense = np.maximum(e["w_dense"] / k["bw"], group_tokens * e["dense_per_tok"])
-        mu = T * e["mu_per_tok"] * e["skew"]
-        busiest = mu + np.sqrt(2.0 * mu * e["log_ep"])
-        experts = np.maximum(e["w_experts"] * (1.0 - e["miss"] ** T) / k["bw"], busiest * e["pair_s"])
-        a2a = np.where(T > 0, e["a2a_fixed"] + T * e["a2a_per_tok"], 0.0)
-        return dense + experts + a2a
-
-    def _group_seconds(self, d, cd, p, cp):
-        """One pass of ``d`` decode and ``p`` prefill tokens through every layer, overheads and
-        pipeline sends aside: linear layers, attention (per data-parallel group) and the
-        tensor-parallel all-reduces."""
-        k = self._coefficients()
-        x = d + p
-        if k["groups"] != 1.0:                  # attention per data-parallel group, on its share
-            d, p = d / k["groups"], p / k["groups"]
-        dec = d * cd * k["ctx_s"]
-        pre = np.maximum(p * k["kv_read_s"], p * cp * k["attn_per_ctx"])
-        return self._linear_seconds(x) + dec + pre + k["comm_fixed"] + (d + p) * k["comm_per_tok"]
-
-    def step_seconds(self, decode_tokens, decode_context, prefill_tokens=0.0, prefill_context=0.0):
+    def step_seconds(self, decode_tokens, decode_context, prefill_tokens=0.0, prefill_context=0.0,
+                     prefill_sequences=None):
         """Duration of one forward pass (a pipeline round when pp > 1) in seconds.
 
-        The module's equation, no input checks. Works on floats and on arrays alike, so the
-        simulation's inner loop and a 100k-point sweep share this one formula.
+        The equations of `mlsyslab.engine.forward`, no input checks. Works on floats and on
+        arrays alike, so the simulation's inner loop and a 100k-point sweep share this one
+        formula. ``prefill_sequences`` (default: one where there are prefill tokens) sets how
+        many prompts complete in the pass (their logits) and how a pipeline is fed.
         """
-        k = self._coefficients()
-        d, p = decode_tokens, prefill_tokens
-        T = d + p
-        busy = np.asarray(T) > 0
-        if k["pp"] == 1:
-            return np.where(busy, self._group_seconds(d, decode_context, p, prefill_context) + k["overhead"], 0.0)
-        m = np.minimum(k["pp"], np.maximum(T, 1.0))      # micro-batches of T/m tokens each
-        d, p = d / m, p / m
-        total = (k["share"] * self._group_seconds(d, decode_context, p, prefill_context)
-                 + k["p2p_fixed"] + (d + p) / k["groups"] * k["p2p_per_tok"] + k["overhead"])
-        return np.where(busy, total, 0.0)
+        return self.forward.step_seconds(decode_tokens, decode_context, prefill_tokens, prefill_context,
+                                         prefill_sequences)
+
+    def prefill_latency(self, tokens, context, sequences=1.0):
+        """Seconds from a pass's start to the first tokens of the ``sequences`` prompts it
+        carries on an idle replica, pipeline fill and drain included (`ForwardPass.prefill_latency`)."""
+        return self.forward.prefill_latency(tokens, context, sequences)
 
     def step_time(self, *, decode_tokens=0, decode_context=0, prefill_tokens=0,
                   prefill_context=0) -> StepTime:
-        """One forward pass (pipeline round) by component; see the module docstring.
+        """One forward pass (pipeline round) by component; see `mlsyslab.engine.forward`.
 
-        ``communication_s`` holds the all-reduces, the pipeline sends and the expert all-to-all.
+        ``communication_s`` holds the all-reduces, the pipeline sends and the expert all-to-all;
+        ``overhead_s`` the fixed per-layer and per-pass costs.
         """
-        k = self._coefficients()
-        d, cd, p, cp = (np.asarray(x, dtype=float) for x in
-                        (decode_tokens, decode_context, prefill_tokens, prefill_context))
-        T = d + p
-        m = np.minimum(k["pp"], np.maximum(T, 1.0)) if k["pp"] > 1 else 1.0
-        dm, pm = d / m, p / m
-        x, g, s = dm + pm, k["groups"], k["share"]
-        busy = T > 0
-        if "ep" in k:
-            e = k["ep"]
-            mu = x * e["mu_per_tok"] * e["skew"]
-            busiest = mu + np.sqrt(2.0 * mu * e["log_ep"])
-            lin_mem = s * self.weights_read_bytes(x) / k["bw"]
-            lin_comp = s * (x / g * e["dense_per_tok"] + busiest * e["pair_s"])
-            a2a = np.where(busy, e["a2a_fixed"] + x * e["a2a_per_tok"], 0.0)
-            linear = s * (self._linear_seconds(x) - a2a)
-        else:
-            a2a = 0.0
-            lin_mem = s * self.weights_read_bytes(x) / k["bw"]
-            lin_comp = s * x * k["lin_per_tok"]
-            linear = np.maximum(lin_mem, lin_comp)
-        att_mem = s * (dm * cd + pm) / g * k["kv_tok"] / k["bw"] + 0.0 * T
-        att_comp = s * (dm * cd + pm * cp) / g * k["attn_per_ctx"] + 0.0 * T
-        comm = np.where(busy, s * (k["comm_fixed"] + x / g * k["comm_per_tok"] + a2a)
-                        + k["p2p_fixed"] + x / g * k["p2p_per_tok"], 0.0)
-        over = np.where(busy, k["overhead"], 0.0)
-        total = self.step_seconds(d, cd, p, cp)
-        attn = total - np.where(busy, linear, 0.0) - comm - over
-        return StepTime(lin_mem, lin_comp, att_mem, att_comp, attn, att_comp >= att_mem, comm, over, total)
+        return self.forward.step_time(decode_tokens, decode_context, prefill_tokens, prefill_context)
 
     @property
     def layout(self) -> str:
@@ -661,24 +467,57 @@ class Deployment:
 
     def __str__(self) -> str:
         return (f"{self.model.name} on {self.layout} ({self.weights} weights, "
-            f"{self.kv} KV, memory_utilization {self.memory_utilization:g})")
+                f"{self.kv} KV, memory_utilization {self.memory_utilization:g}, {self.engine})")
 
 
 def kv_bytes_per_token_per_gpu(m: Model, kv: str, tp=1):
-    """KV-cache bytes one token occupies on each of ``tp`` GPUs.
+    """KV-cache bytes one token occupies on each of ``tp`` GPUs, below any sliding window.
 
     ``elements * bytes / min(tp, kv_heads)``: KV heads are split across ranks and replicated
-    beyond ``kv_heads``; an MLA latent is replicated on every rank.
+    beyond ``kv_heads``; an MLA latent (and a sparse indexer's keys) is replicated on every rank.
     """
     per = m.kv_elements_per_token * BYTES_PER_ELEMENT[check_precision(kv, KV_PRECISIONS, "KV-cache")]
     tp_kv = 1.0 if m.attention == "mla" else np.minimum(np.asarray(tp, dtype=float), m.kv_heads)
-    out = per / tp_kv
+    out = per / tp_kv + m.index_bytes_per_token
     return float(out) if np.ndim(out) == 0 else out
 
 
+def kv_bytes_per_sequence_per_gpu(m: Model, kv: str, tp, context):
+    """KV and state bytes one sequence of ``context`` tokens holds on each of ``tp`` GPUs.
+
+    ``(full_layers * c + sliding_layers * min(c, window)) * elements * bytes / min(tp, kv_heads)``
+    plus the sparse indexer's keys (``c * index_bytes``, every rank) and the linear layers' fixed
+    state (``state / tp``, whatever the context). MLA's latent is not split over the ranks.
+    """
+    tp = np.asarray(tp, dtype=float)
+    c = np.asarray(context, dtype=float)
+    tp_kv = 1.0 if m.attention == "mla" else np.minimum(tp, m.kv_heads)
+    per = m.kv_elements(c) * BYTES_PER_ELEMENT[check_precision(kv, KV_PRECISIONS, "KV-cache")]
+    return per / tp_kv + c * m.index_bytes_per_token + m.state_bytes_per_sequence / tp
+
+
+def tp_refusal(m: Model, tp: int) -> str | None:
+    """Why an engine refuses ``tp`` for a model (None where it accepts it).
+
+    vLLM, SGLang and TensorRT-LLM shard the query heads, the KV heads (or replicate them when tp
+    is a multiple of their count), the FFN and expert widths and the linear-attention heads over
+    the ranks, and each must divide evenly.
+    """
+    if m.heads % tp:
+        return f"the {m.heads} attention heads"
+    if m.attention != "mla" and m.kv_heads % tp and tp % m.kv_heads:
+        return f"the {m.kv_heads} KV heads (tp must divide them or be a multiple of them)"
+    dense_ffn = m.ffn_block_count - (m.moe_layers if m.is_moe else 0)
+    if dense_ffn and m.ffn % tp:
+        return f"the FFN width {m.ffn:,}"
+    if m.is_moe and m.expert_ffn % tp:
+        return f"the expert width {m.expert_ffn:,}"
+    return None
+
+
 def valid_tps(m: Model, hw: Accelerator) -> list[int]:
-    """Tensor-parallel degrees possible for a model on a server: divisors of the head count."""
-    return [t for t in range(1, hw.scale_up_gpus + 1) if m.heads % t == 0]
+    """Tensor-parallel degrees engines accept for a model in one scale-up domain (`tp_refusal`)."""
+    return [t for t in range(1, hw.scale_up_gpus + 1) if tp_refusal(m, t) is None]
 
 
 def _check_tp(tp, m: Model, hw: Accelerator):
@@ -690,9 +529,11 @@ def _check_tp(tp, m: Model, hw: Accelerator):
     ok = np.isfinite(a) & (a == np.round(a)) & np.isin(a, valid)
     if not np.all(ok):
         bad = np.ravel(a[~ok])[0] if a.ndim else float(a)
+        why = (f"it is more than the {hw.scale_up_gpus} GPUs of one scale-up domain"
+               if bad > hw.scale_up_gpus or bad < 1 or bad != round(bad)
+               else f"it does not divide {tp_refusal(m, int(bad))}")
         raise ValueRangeError(
-            f"tp={bad:g} is not possible for {m.name} on {hw.name}: tp must divide the {m.heads} "
-            f"attention heads and be at most the {hw.scale_up_gpus} GPUs of one server "
+            f"tp={bad:g} is not possible for {m.name} on {hw.name}: {why} "
             f"(allowed: {', '.join(map(str, valid))})")
     return int(a) if a.ndim == 0 else a.astype(int)
 
@@ -725,7 +566,8 @@ def _check_split(dep: Deployment) -> None:
 
 
 def as_deployment(model_or_deployment, hardware=None, *, tp=1, weights="fp16", kv="fp16",
-                  efficiency=None, memory_utilization=0.9, pp=1, ep=1, expert_skew=1.0) -> Deployment:
+                  efficiency=None, memory_utilization=0.9, pp=1, ep=1, expert_skew=1.0,
+                  engine="vllm") -> Deployment:
     """A `Deployment` from one, or from a model and hardware with the usual keywords.
 
     Every public function takes either ``(deployment)`` or ``(model, hardware, tp=..., ...)``.
@@ -738,4 +580,4 @@ def as_deployment(model_or_deployment, hardware=None, *, tp=1, weights="fp16", k
         raise ValueRangeError("hardware is required (or pass a Deployment)")
     return Deployment(model_or_deployment, hardware, tp=tp, weights=weights, kv=kv,
                       efficiency=efficiency, memory_utilization=memory_utilization, pp=pp, ep=ep,
-                      expert_skew=expert_skew)
+                      expert_skew=expert_skew, engine=engine)

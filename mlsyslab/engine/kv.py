@@ -10,8 +10,13 @@ Every layer caches, for every token, what later tokens' attention needs:
 (MHA has ``kv_heads == heads``; GQA shares each KV head among ``heads / kv_heads`` query heads;
 MLA caches one compressed latent plus a small decoupled RoPE key per token and layer.)
 
-    bytes/sequence = context * bytes/token               (linear in context)
+    bytes/sequence = bytes/layer/token * (full_layers * c + sliding_layers * min(c, window))
+                     + indexer keys * c + linear layers' fixed state
     max sequences  = floor(KV pool / bytes per sequence)
+
+Linear in the context for full attention; sliding-window layers (Gemma 3, gpt-oss) stop growing
+at their window and linear-attention layers (Qwen3.5, Qwen3-Next, Mamba hybrids) hold a state of
+fixed size, so a hybrid's cache grows far slower than ``context * bytes/token``.
 
 With ``tp`` GPUs the KV heads are split across ranks (``min(tp, kv_heads)`` ways; beyond that
 they are replicated); an MLA latent is replicated on every rank. The pool per GPU, derived from
@@ -35,7 +40,13 @@ from ..errors import ValueRangeError
 from ..params import Param, checked
 from ..report import Report
 from ..units import magnitude, quantity
-from .deployment import Deployment, as_deployment, kv_bytes_per_token_per_gpu
+from .deployment import (
+    Deployment,
+    as_deployment,
+    kv_bytes_per_sequence_per_gpu,
+    kv_bytes_per_token_per_gpu,
+    tp_refusal,
+)
 
 __all__ = [
     "kv_bytes_per_token", "kv_bytes_per_sequence", "kv_pool", "max_sequences", "kv_cache",
@@ -49,17 +60,21 @@ def _per_token(m, kv: str, tp: int = 1) -> float:
 
 @checked(tp=Param("int", "", low=1, high=1024))
 def kv_bytes_per_token(model, kv: str = "fp16", *, tp: int = 1):
-    """KV-cache bytes one token occupies (per GPU when ``tp > 1``), as a quantity in bytes/token."""
+    """KV-cache bytes one token occupies (per GPU when ``tp > 1``), as a quantity in bytes/token.
+
+    Below any sliding window: beyond it, windowed layers stop growing (`kv_bytes_per_sequence`).
+    """
     m = _model(model)
     return quantity(_per_token(m, kv, _tp(tp, m)), "byte/token")
 
 
 @checked("context", tp=Param("int", "", low=1, high=1024))
 def kv_bytes_per_sequence(model, context, kv: str = "fp16", *, tp: int = 1):
-    """KV-cache bytes of one sequence of ``context`` tokens (number, array or quantity), in GB."""
+    """KV-cache (and fixed-state) bytes of one sequence of ``context`` tokens, in GB, per GPU when
+    ``tp > 1``: sliding-window layers capped at their window, linear layers' state counted once."""
     c = magnitude(context, "token", "context", minimum=0)
     m = _model(model)
-    return quantity(c * _per_token(m, kv, _tp(tp, m)), "byte").to("GB")
+    return quantity(kv_bytes_per_sequence_per_gpu(m, kv, _tp(tp, m), c), "byte").to("GB")
 
 
 def _tp(tp, m=None, hw=None) -> int:
@@ -68,9 +83,9 @@ def _tp(tp, m=None, hw=None) -> int:
         raise ValueRangeError("tp must be a single whole number")
     if m is not None and hw is not None:
         Deployment(m, hw, tp=int(t))          # the same rule as every model: divides the heads, fits a server
-    elif m is not None and m.heads % int(t):
-        allowed = [d for d in range(1, m.heads + 1) if m.heads % d == 0]
-        raise ValueRangeError(f"tp={int(t)} must divide the {m.heads} attention heads of {m.name} "
+    elif m is not None and tp_refusal(m, int(t)):
+        allowed = [d for d in range(1, min(m.heads, 1024) + 1) if tp_refusal(m, d) is None]
+        raise ValueRangeError(f"tp={int(t)} must divide {tp_refusal(m, int(t))} of {m.name} "
                               f"(allowed: {', '.join(map(str, allowed))})")
     return int(t)
 
@@ -105,7 +120,7 @@ def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None,
     else:
         pool_bytes = magnitude(pool, "GB", "pool", strictly_positive=True) * 1e9
     c = magnitude(context, "token", "context", strictly_positive=True)
-    n = np.floor(np.maximum(pool_bytes, 0) / (c * _per_token(m, kv, t)))
+    n = np.floor(np.maximum(pool_bytes, 0) / kv_bytes_per_sequence_per_gpu(m, kv, t, c))
     if m.max_context is not None:
         n = np.where(np.asarray(c) > m.max_context, 0.0, n)
     return int(n) if np.ndim(n) == 0 else n.astype(int)
@@ -124,6 +139,7 @@ class KVCacheResult(Report):
     pool_bytes: float | None
     max_sequences: int | None
     reason: str | None = None
+    layer_kinds: str = ""        # the mixers in words, e.g. "62 layers: 10 full attention, 52 in a 1,024-token window"
 
     @property
     def feasible(self) -> bool:
@@ -134,7 +150,7 @@ class KVCacheResult(Report):
         out = {"model": self.model, "kv": self.kv, "context": int(self.context), "tp": self.tp,
                "feasible": self.feasible, "reason": self.reason,
                "bytes_per_token": int(round(self.bytes_per_token)),
-               "bytes_per_sequence": int(round(self.bytes_per_sequence))}
+               "bytes_per_sequence": int(round(self.bytes_per_sequence)), "layer_kinds": self.layer_kinds}
         if self.max_sequences is not None:
             out["kv_pool_gb"] = round(self.pool_bytes / 1e9, 3)
             out["max_sequences"] = self.max_sequences
@@ -144,6 +160,8 @@ class KVCacheResult(Report):
         s = (f"{self.model} ({self.kv} KV{f', tp={self.tp}' if self.tp > 1 else ''}): "
              f"{self.bytes_per_token:,.0f} bytes/token; {self.context:,.0f} tokens = "
              f"{self.bytes_per_sequence / 1e9:,.3f} GB per sequence")
+        if self.layer_kinds and not self.layer_kinds.endswith(" full attention"):
+            s += f" ({self.layer_kinds})"
         if self.max_sequences is not None:
             s += f"; a {self.pool_bytes / 1e9:,.1f} GB pool holds {self.max_sequences:,} sequences"
         if self.reason:
@@ -162,6 +180,7 @@ def kv_cache(model, context, kv: str = "fp16", *, pool=None, hardware=None, tp: 
     if np.ndim(c):
         raise ValueRangeError("kv_cache takes one context; use kv_bytes_per_sequence for arrays")
     per_tok = _per_token(m, kv, t)
+    per_seq = float(kv_bytes_per_sequence_per_gpu(m, kv, t, c))
     pool_bytes = n = None
     if pool is not None or hardware is not None:
         n = max_sequences(m, c, kv, pool=pool, hardware=hardware, tp=t, weights=weights)
@@ -171,7 +190,7 @@ def kv_cache(model, context, kv: str = "fp16", *, pool=None, hardware=None, tp: 
     if m.max_context is not None and c > m.max_context:
         why = (f"a context of {c:,.0f} tokens is longer than {m.name}'s {m.max_context:,}-token window "
                f"(max_position_embeddings)")
-    return KVCacheResult(m.key, kv, c, t, per_tok, per_tok * c, pool_bytes, n, why)
+    return KVCacheResult(m.key, kv, c, t, per_tok, per_seq, pool_bytes, n, why, m.layer_kinds)
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,9 @@ the server are length-biased, long answers stay longer), unless ``max_batch`` is
 the steps: ``compute`` (prefill or large decode batches) or ``bandwidth``.
 
 Assumptions: one replica, the cost of paged preemptions (recomputed prompts) left out of the
-formulas (the simulation pays it), no prefix caching across requests (pass
-``cached_prompt_tokens`` for a shared prefix), no speculative decoding; every step pays the
+formulas (the simulation pays it), no prefix caching across requests beyond a shared prefix
+(``cached_prompt_tokens``: every request's first tokens, computed and stored once per
+replica), no speculative decoding; every step pays the
 deployment's step overhead. The seeded simulation (`mlsyslab.simulate`) runs the same
 scheduler step by step with the same step time and is the reference for these formulas.
 """
@@ -475,9 +476,9 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     # the batch bound: memory, the user's cap, the token budget; requests in the server are
     # length-biased (long answers stay longer), and paged KV holds half the answer on average
     held = S + N * (1 + cv_n * cv_n) * (0.5 if kv_allocation == "paged" else 1.0)
-    mem_limit = np.asarray(dep.max_batch(held, M), dtype=float)
+    mem_limit = np.asarray(dep.max_batch(held, M, shared_prefix=Sc), dtype=float)
     limit = np.minimum(np.minimum(mem_limit, cap), float(M))
-    fits = (limit >= 1) & np.asarray(dep.fits(1, S + N, M))
+    fits = (limit >= 1) & np.asarray(dep.fits(1, S + N, M, shared_prefix=Sc))
     limit = np.maximum(limit, 1.0)
 
     # capacity: the closed loop with every slot filled

@@ -6,11 +6,14 @@ deployment's forward-pass time ``t_step(d, c_d, p, c_p)`` (`mlsyslab.engine.depl
 
     TTFT = t_step(d=0, p = B (S - S_c), c_p = (S + S_c) / 2)     one pass over every prompt
            + t_request                                            (admission, tokenising)
+           (with pipeline stages, the fill and drain of that pass: Deployment.prefill_latency)
     ITL  = t_step(d=B, c_d = S + N/2, p=0)                        the mean over the decode steps
     e2e  = TTFT + (N - 1) ITL,      throughput = B N / e2e        (output tokens/s of the replica)
 
-``S_c`` prompt tokens may be a cached prefix whose KV is reused: they skip prefill compute but
-occupy memory and are read by every decode step. The ITL is exact for the mean: a decode step is
+``S_c`` prompt tokens may be a cached prefix whose KV is reused: they skip prefill compute and
+are read by every decode step. The sequences share it: paged engines map every sequence's
+prefix to the same blocks, so its KV is stored once per ``prefix_group`` sequences (once for
+the whole batch by default; best-of-N shares each prompt among its N samples). The ITL is exact for the mean: a decode step is
 linear in the context, which grows from ``S`` to ``S + N - 1``.
 
 Memory: weights, workspace and the KV of ``B`` sequences at ``S + N`` tokens must fit in
@@ -32,7 +35,7 @@ from ..catalog.hardware import Accelerator
 from ..catalog.models import Model
 from ..catalog.precision import math_precision
 from ..errors import ValueRangeError
-from ..params import checked
+from ..params import Param, checked
 from ..report import Report
 from ..units import magnitude, quantity
 from .deployment import (
@@ -85,10 +88,11 @@ def prefill_seconds(deployment: Deployment, batch, prompt_tokens, cached_prompt_
     """Time to the first token of a batch whose prompts are prefilled together (arrays broadcast).
 
     One forward pass over ``B (S - S_c)`` tokens attending to ``(S + S_c) / 2`` earlier tokens on
-    average, plus the per-request overhead: the TTFT of `serve`. No memory check.
+    average (with a pipeline, its fill and drain: `Deployment.prefill_latency`), plus the
+    per-request overhead: the TTFT of `serve`. No memory check.
     """
     B, S, Sc = (np.asarray(x, dtype=float) for x in (batch, prompt_tokens, cached_prompt_tokens))
-    pre = deployment.step_seconds(0.0, 0.0, B * (S - Sc), (S + Sc) / 2)
+    pre = deployment.prefill_latency(B * (S - Sc), (S + Sc) / 2, B)
     return pre + deployment.efficiency.request_overhead_ms * 1e-3
 
 
@@ -104,7 +108,7 @@ def arithmetic_intensity(model, *, tokens, context=0, weights: str = "fp16", kv:
     t = magnitude(tokens, "token", "tokens", strictly_positive=True)
     c = magnitude(context, "token", "context", minimum=0)
     flops = t * (dep.flops_per_token + dep.attention_flops_per_context_token * c)
-    moved = dep.weights_read_bytes(t) + t * c * dep.kv_bytes_per_token
+    moved = dep.weights_read_bytes(t) + t * dep.kv_bytes_per_sequence(c)
     return quantity(flops / moved, "flop/byte")
 
 
@@ -155,6 +159,7 @@ class ServingResult(Report):
     prefill_compute_bound: np.ndarray
     mfu: np.ndarray
     deployment: Deployment = None
+    prefix_group: int | None = None
 
     # quantities ----------------------------------------------------------------------------
     @property
@@ -202,7 +207,8 @@ class ServingResult(Report):
         if not bad.any():
             return None if bad.ndim == 0 else np.full(bad.shape, None, dtype=object)
         ctx = np.asarray(self.prompt_tokens) + np.asarray(self.output_tokens)
-        return d.memory_reasons(self.batch, ctx)
+        return d.memory_reasons(self.batch, ctx, shared_prefix=self.cached_prompt_tokens,
+                                prefix_group=self.prefix_group)
 
     @property
     def all_feasible(self) -> bool:
@@ -281,9 +287,9 @@ class ServingResult(Report):
 # --- the model -------------------------------------------------------------------------------
 
 @checked("batch", "prompt_tokens", "output_tokens", "cached_prompt_tokens", "tp", "pp", "ep",
-         "memory_utilization")
+         "memory_utilization", prefix_group=Param("int", "request", low=1, high=1e9, optional=True))
 def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256, tp=1, pp=1, ep=1,
-          weights="fp16", kv="fp16", cached_prompt_tokens=0,
+          weights="fp16", kv="fp16", cached_prompt_tokens=0, prefix_group=None,
           efficiency: Efficiency | None = None, memory_utilization=0.9) -> ServingResult:
     """Serve ``batch`` requests that start together on one replica; see the module docstring.
 
@@ -310,7 +316,9 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
     kv : str
         KV-cache precision: ``"fp16"``, ``"bf16"`` or ``"fp8"``.
     cached_prompt_tokens : int, array or Quantity [token]
-        Prompt prefix whose KV is reused from a prefix cache (< S).
+        Prompt prefix whose KV is reused from a prefix cache (< S), shared by the sequences.
+    prefix_group : int, optional
+        Sequences that share one copy of the cached prefix (default: the whole batch).
     efficiency : Efficiency, optional
         Sustained fractions and overheads; defaults to the calibrated factors for the hardware.
     memory_utilization : float
@@ -334,9 +342,9 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
     B, S, N, Sc, TP = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (B, S, N, Sc, TP)))
 
     # memory and feasibility
-    kv_gpu = B * (S + N) * dep.kv_bytes_per_token_per_gpu
+    kv_gpu = dep.kv_bytes_for(B, S + N, Sc, prefix_group)
     mem = dep.weight_bytes_per_gpu + dep.workspace_bytes() + kv_gpu
-    feasible = np.asarray(dep.fits(B, S + N))
+    feasible = np.asarray(dep.fits(B, S + N, shared_prefix=Sc, prefix_group=prefix_group))
 
     # prefill: every prompt in one pass; decode: the mean step over the growing context
     pre = dep.step_time(prefill_tokens=B * (S - Sc), prefill_context=(S + Sc) / 2)
@@ -369,4 +377,5 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
         weights_per_gpu_bytes=out(dep.weight_bytes_per_gpu), kv_per_gpu_bytes=out(kv_gpu),
         feasible=flag(feasible), decode_memory_bound=flag(~dec.compute_bound),
         prefill_compute_bound=flag(pre.compute_bound), mfu=out(mfu * nan), deployment=dep,
+        prefix_group=None if prefix_group is None else int(prefix_group),
     )

@@ -39,18 +39,10 @@ from ..errors import InfeasibleError, ValueRangeError
 from ..params import Param, checked, one
 from ..report import Report
 from ..units import magnitude
+from .benchmark import Benchmark, sample_lengths
 from .deployment import DEFAULT_MAX_BATCHED_TOKENS, as_deployment
 
-__all__ = ["simulate", "SimulationResult", "sample_lengths"]
-
-
-def sample_lengths(rng: np.random.Generator, mean: float, cv: float, n: int, minimum: int) -> np.ndarray:
-    """``n`` whole lengths with the given mean and coefficient of variation (gamma; fixed if cv=0)."""
-    if cv < 1e-6:          # below a millionth the gamma's shape overflows; the lengths are fixed
-        return np.full(n, max(int(round(mean)), minimum), dtype=np.int64)
-    shape = 1.0 / (cv * cv)
-    draws = rng.gamma(shape, mean / shape, n)
-    return np.maximum(np.rint(draws), minimum).astype(np.int64)
+__all__ = ["simulate", "SimulationResult"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +71,8 @@ class SimulationResult(Report):
     preemptions: int = 0
     feasible: bool = True
     reason: str | None = None
+    tpot_p50_s: float = float("nan")
+    tpot_p99_s: float = float("nan")
 
     def __str__(self) -> str:
         what = (f"{self.offered:g} clients" if self.loop == "closed" else f"{self.offered:g} req/s")
@@ -106,18 +100,33 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
              output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0,
              requests=2000, warmup=0.2, max_batch=None,
              max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", seed=0, tp=1, pp=1, ep=1,
-             weights="fp16", kv="fp16", efficiency=None, memory_utilization=0.9) -> SimulationResult:
+             weights="fp16", kv="fp16", efficiency=None, memory_utilization=0.9,
+             benchmark: Benchmark | None = None) -> SimulationResult:
     """Simulate ``requests`` requests through one replica (see the module docstring).
 
     Arguments are those of `mlsyslab.load` (scalars only; ``kv_allocation`` "paged" or
     "reserved" as there), plus ``requests`` (>= 10),
     ``warmup`` (fraction excluded at the start, in [0, 0.9)) and ``seed``.
+
+    ``benchmark`` runs a `Benchmark` exactly as a load generator does: its ``requests`` in
+    all, at most ``concurrency`` in flight, started together or staggered, lengths drawn from its
+    distributions, and every request counted (the first wave and the final drain included, as
+    the benchmark's report counts them). It replaces ``concurrency``, ``rate``, the lengths,
+    ``requests`` and ``warmup``.
+
     Raises `InfeasibleError` when a request cannot fit in memory at all.
     """
     dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
     if np.ndim(dep.tp):
         raise ValueRangeError("simulate takes one tp (loop over several)")
+    if benchmark is not None:
+        if not isinstance(benchmark, Benchmark):
+            raise ValueRangeError(f"benchmark must be an mlsyslab Benchmark; got {type(benchmark).__name__}")
+        if concurrency is not None or rate is not None:
+            raise ValueRangeError("give a benchmark or a concurrency / rate, not both")
+        concurrency, requests, warmup = benchmark.concurrency, max(benchmark.requests, 10), 0.0
+        prompt_tokens, output_tokens = benchmark.prompt.mean, benchmark.output.mean
     if (concurrency is None) == (rate is None):
         raise ValueRangeError("give exactly one of concurrency= (closed loop) or rate= (open loop)")
     closed = concurrency is not None
@@ -140,22 +149,30 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
     if np.ndim(offered):
         raise ValueRangeError("simulate takes one concurrency or rate; loop over several")
     total = int(scalars["requests"])
-    if closed and total < 2 * offered + 10:
+    if closed and benchmark is None and total < 2 * offered + 10:
         raise ValueRangeError(f"a closed loop of {offered:g} clients needs at least {2 * int(offered) + 10} "
                               f"requests (the last {offered:g} run while the load drains); got {total}")
     M = int(scalars["max_batched_tokens"])
     cap = M if max_batch is None else min(M, int(magnitude(max_batch, "request", "max_batch", minimum=1, integer=True)))
 
     rng = np.random.default_rng(int(scalars["seed"]))
-    S = sample_lengths(rng, scalars["prompt_tokens"], scalars["prompt_cv"], total, 1)
-    N = sample_lengths(rng, scalars["output_tokens"], scalars["output_cv"], total, 2)
+    if benchmark is not None:
+        S = benchmark.prompt.sample(rng, total, 1)
+        N = benchmark.output.sample(rng, total, 2)
+    else:
+        S = sample_lengths(rng, scalars["prompt_tokens"], scalars["prompt_cv"], total, 1)
+        N = sample_lengths(rng, scalars["output_tokens"], scalars["output_cv"], total, 2)
     Sc = np.minimum(int(scalars["cached_prompt_tokens"]), S - 1)
-    kv_tok = float(dep.kv_bytes_per_token_per_gpu)
+    # the pool counted in tokens: bytes per token at the workload's mean full context (exact for
+    # full attention; sliding windows and fixed states spread over a typical sequence's tokens)
+    typical = float(S.mean() + N.mean())
+    kv_tok = float(dep.kv_bytes_per_sequence_per_gpu(typical)) / typical
     pool = float(dep.kv_pool_bytes(M))
-    pool_tokens = math.floor(max(pool, 0.0) / kv_tok)
+    shared = int(scalars["cached_prompt_tokens"])     # one copy per replica (prefix caching)
+    pool_tokens = math.floor(max(pool, 0.0) / kv_tok) - shared
     worst = int((S + N).max())
-    if worst > pool_tokens:
-        raise InfeasibleError(dep.memory_reasons(1, worst, M))
+    if worst - shared > pool_tokens:
+        raise InfeasibleError(dep.memory_reasons(1, worst, M, shared_prefix=shared))
     paged = kv_allocation == "paged"
 
     step = dep.step_seconds
@@ -166,7 +183,10 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
     if closed:
         C = min(int(offered), total)
         idle = float(step(0, 0, S.mean(), S.mean() / 2) + (N.mean() - 1) * step(1, S.mean() + N.mean() / 2))
-        future = sorted(rng.uniform(0, idle, C).tolist())
+        if benchmark is not None and benchmark.start == "together":
+            future = [0.0] * C
+        else:
+            future = sorted(rng.uniform(0, idle, C).tolist())
     else:
         future = np.cumsum(rng.exponential(1.0 / float(offered), total)).tolist()
     fut_i = issued = completed = preemptions = 0
@@ -196,18 +216,18 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
         seg_run.append(len(running))
         seg_wait.append(len(waiting))
 
-    def used_tokens():
-        return reserved if not paged else dec_base + dec_count * D + held_prefill
+    def used_tokens():      # the shared prefix of every running request is stored once (pool_tokens)
+        return reserved if not paged else dec_base + dec_count * D + held_prefill - len(running) * shared
 
     def admit_cost(i):
-        return int(S[i] + N[i]) if not paged else int(S[i] + generated[i])
+        return int(S[i] + N[i] - Sc[i]) if not paged else int(S[i] + generated[i] - Sc[i])
 
     def leave(i, now):
         nonlocal completed, issued, reserved
         done[i] = now
         del running[i]
         if not paged:
-            reserved -= int(S[i] + N[i])
+            reserved -= int(S[i] + N[i] - Sc[i])
         completed += 1
         if closed and issued < total:
             arrive[issued] = now
@@ -256,7 +276,7 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
             prefilling.append([i, 0, todo])
             held_prefill += todo + int(Sc[i])              # paged: its prompt's blocks, allocated now
             if not paged:
-                reserved += int(S[i] + N[i])
+                reserved += int(S[i] + N[i] - Sc[i])
             running[i] = "prefill"
             admissions += 1
             admitted_at[i] = admissions
@@ -335,9 +355,9 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
             heapq.heappush(heap, (D + int(N[i] - generated[i]), i, int(version[i])))
         finish_until(t)
 
-    # the measured window
+    # the measured window (a benchmark counts every request, the first wave and the drain too)
     lo = int(total * scalars["warmup"])
-    hi = total - (int(offered) if closed else 0)
+    hi = total if benchmark is not None else total - (int(offered) if closed else 0)
     hi = max(hi, lo + 1)
     sel = slice(lo, hi)
     ends = np.sort(done)
@@ -365,7 +385,8 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
         itl_p50_s=_weighted_quantile(per_step, weight, 0.5),
         itl_p90_s=_weighted_quantile(per_step, weight, 0.9),
         itl_p99_s=_weighted_quantile(per_step, weight, 0.99),
-        tpot_s=float(tpot.mean()), e2e_s=float(e2e.mean()),
+        tpot_s=float(tpot.mean()), tpot_p50_s=float(np.quantile(tpot, 0.5)),
+        tpot_p99_s=float(np.quantile(tpot, 0.99)), e2e_s=float(e2e.mean()),
         batch=float((np.asarray(seg_run)[win] * time_w).sum() / max(time_w.sum(), 1e-12)),
         queue=float((np.asarray(seg_wait)[win] * time_w).sum() / max(time_w.sum(), 1e-12)),
         steps=int(k.sum()), preemptions=int(preemptions),

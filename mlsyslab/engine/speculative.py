@@ -14,9 +14,17 @@ Each round, for every sequence of a batch of ``B`` at context ``c``:
 At batch 1 decode is bound by reading the weights, so verifying ``gamma + 1`` tokens costs
 about as much as one and the speed-up approaches ``E / (1 + gamma t_draft / t_target)``. As the
 batch grows, the verifying pass does ``gamma + 1`` times the matmul work of a plain step and
-turns compute-bound: the speed-up fades and, past some batch, drops below 1. Assumptions: the
-draft runs on the same GPUs (its weights take memory from the KV pool, not modelled here);
-acceptance is independent of position and batch; no tree drafting.
+turns compute-bound: the speed-up fades and, past some batch, drops below 1.
+
+The draft is a separate small model on the same GPUs (its weights come out of the KV pool), or
+``draft="mtp"``: the target's own multi-token-prediction module (DeepSeek-V3, GLM-5, Qwen3.5,
+MiniMax-M2 ship one), one decoder layer that reuses the target's embedding and lm_head, so a
+draft step costs one layer of the target plus its lm_head, ``t_draft = (t_target - t_step) / L +
+W_vocab / BW + t_step``, and no extra weights beyond that layer.
+
+Memory: the target's batch at ``c + gamma`` tokens and the draft's weights and KV must fit, or
+the result is infeasible with the reason. Assumptions: acceptance is independent of position
+and batch; no tree drafting.
 """
 
 from __future__ import annotations
@@ -92,7 +100,7 @@ def speculative(target, draft, *, batch=1, context=2048, gamma=4, alpha=0.7) -> 
         The model that verifies.
     draft : str, Model or Deployment
         The draft model; a name is deployed on the target's accelerator at the target's tp where
-        its heads allow, else on one GPU.
+        its heads allow, else on one GPU; ``"mtp"`` is the target's own MTP module.
     batch : int or array [request]
         Sequences decoding together, > 0.
     context : int [token]
@@ -103,27 +111,52 @@ def speculative(target, draft, *, batch=1, context=2048, gamma=4, alpha=0.7) -> 
         Probability that a drafted token is accepted, in [0, 1].
     """
     t = as_deployment(target)
-    if isinstance(draft, Deployment):
-        d = draft
-    else:
-        tp = int(np.max(t.tp))
-        dm = Deployment(draft, t.hardware, weights=t.weights, kv=t.kv).model
-        d_tp = tp if tp in valid_tps(dm, t.hardware) else 1
-        d = Deployment(dm, t.hardware, tp=d_tp, weights=t.weights, kv=t.kv)
-    if d.hardware.key != t.hardware.key:
-        raise ValueRangeError("the draft must run on the target's accelerator")
     B = np.asarray(batch, dtype=float)
     c = float(context)
     g = np.asarray(gamma, dtype=float)
     a = np.asarray(alpha, dtype=float)
     plain = t.step_seconds(B, c)
-    draft_s = g * d.step_seconds(B, c)
+    if isinstance(draft, str) and draft.strip().lower() == "mtp":
+        if not t.model.mtp_layers:
+            raise ValueRangeError(f"{t.model.name} ships no multi-token-prediction module (mtp_layers = 0); "
+                                  f"give a draft model instead")
+        f = t.forward
+        one_layer = (plain - f.step_fixed) / t.model.layers
+        draft_name, draft_step = "mtp", one_layer + f.w_lm / f.bw + f.step_fixed
+        extra_weights = t.weight_bytes_per_gpu / t.model.layers * t.model.mtp_layers / t.stage_share
+        draft_kv = t.kv_bytes_for(B, c + g) / t.model.layers * t.model.mtp_layers
+    else:
+        if isinstance(draft, Deployment):
+            d = draft
+        else:
+            tp = int(np.max(t.tp))
+            dm = Deployment(draft, t.hardware, weights=t.weights, kv=t.kv).model
+            d_tp = tp if tp in valid_tps(dm, t.hardware) else 1
+            d = Deployment(dm, t.hardware, tp=d_tp, weights=t.weights, kv=t.kv)
+        if d.hardware.key != t.hardware.key:
+            raise ValueRangeError("the draft must run on the target's accelerator")
+        draft_name, draft_step = d.model.key, d.step_seconds(B, c)
+        extra_weights = d.weight_bytes_per_gpu
+        draft_kv = d.kv_bytes_for(B, c + g)
+    draft_s = g * draft_step
     verify_s = t.step_seconds(B, c, B * g, c)
     e = expected_tokens_per_round(a, g)
     itl = (draft_s + verify_s) / e
-    out = np.broadcast_arrays(B, g, a, e, plain, itl, draft_s, verify_s)
+    # memory: the target's batch at c + gamma, plus the draft's weights and KV, in the KV pool
+    need = t.kv_bytes_for(B, c + g) + extra_weights + draft_kv
+    fits = np.asarray(need <= t.kv_pool_bytes()) & np.asarray(t.within_window(c + g))
+    feasible = bool(np.all(fits))
+    reason = None
+    if not feasible:
+        worst = float(np.max(np.broadcast_to(need, np.shape(fits))[~np.broadcast_to(fits, np.shape(fits))]))
+        reason = (f"the batch's KV at {c:,.0f} + gamma tokens and the draft ({draft_name}: "
+                  f"{float(np.max(extra_weights)) / 1e9:,.2f} GB of weights per GPU) need up to "
+                  f"{worst / 1e9:,.1f} GB, more than the {float(np.max(t.kv_pool_bytes())) / 1e9:,.1f} GB "
+                  f"KV pool per GPU of {t}; use a smaller batch or context, or more GPUs")
+    nan = np.where(fits, 1.0, np.nan)
+    out = np.broadcast_arrays(B, g, a, e, plain, itl * nan, draft_s * nan, verify_s * nan)
     B, g, a, e, plain, itl, draft_s, verify_s = (x if x.ndim else float(x) for x in out)
-    return SpeculativeResult(target=t.model.key, draft=d.model.key, batch=B, context=c, gamma=g, alpha=a,
+    return SpeculativeResult(target=t.model.key, draft=draft_name, batch=B, context=c, gamma=g, alpha=a,
                              tokens_per_round=e, plain_itl_s=plain, itl_s=itl, draft_s=draft_s,
                              verify_s=verify_s, speedup=np.asarray(plain) / np.asarray(itl)
-                             if np.ndim(itl) else plain / itl)
+                             if np.ndim(itl) else plain / itl, feasible=feasible, reason=reason)

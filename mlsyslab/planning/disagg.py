@@ -34,10 +34,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..catalog.hardware import accelerator
+from ..catalog.hardware import LINKS, accelerator
 from ..catalog.models import model as _model
 from ..economics.tco import Fleet, fleet
-from ..engine.deployment import P2P_LATENCY_US, Deployment
+from ..engine.deployment import Deployment
 from ..engine.slo import SLO
 from ..errors import ValueRangeError
 from ..params import P, Param, checked, one
@@ -200,8 +200,8 @@ def disaggregate(model, hardware, *, rate, prompt_tokens=512, output_tokens=256,
     bw = link_gb_s if link_gb_s is not None else (
         hw.interconnect_gb_s if link == "nvlink" else hw.scale_out_gb_s)
     one_gpu = Deployment(m, hw, weights=weights, kv=kv)
-    eff, kv_bytes = one_gpu.efficiency, one_gpu.kv_bytes_per_token * S
-    latency = P2P_LATENCY_US["nvlink" if link == "nvlink" else "network"] * 1e-6
+    eff, kv_bytes = one_gpu.efficiency, float(one_gpu.kv_bytes_per_sequence(S))
+    latency = (hw.scale_up_link if link == "nvlink" else LINKS["network"]).p2p_latency_us * 1e-6
 
     if bw is None:
         no_link = (f"the catalog states no network between {hw.name} servers (scale_out_gb_s); "
