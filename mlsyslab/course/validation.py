@@ -232,9 +232,16 @@ def corpus_rows(corpus=None, *, max_concurrency=None, gate=("yes",)):
 _CORPUS_GROUP = ["model_key", "gpu", "ml_tp", "ml_ep", "weights", "kv", "engine"]
 
 
+def _requests_per_client(provenance):
+    """Requests per client in a corpus run (SOURCES.md section 6): InferenceX's ``--num-prompts
+    10*CONC``; for NVIDIA's gap-analysis runs, whose protocol is unstated, the ``--num-requests
+    20*C`` of AIConfigurator's AIPerf template (an assumption)."""
+    return np.where(np.asarray(provenance) == "aic-gap-analysis", 20.0, 10.0)
+
+
 def compare_corpus(rows=None, efficiency_for=None, kv_assumption=None):
-    """Predict the mean TTFT and TPOT of corpus rows with `load` (a closed loop of the row's
-    clients at its mean lengths); add ``ttft_pred_ms``, ``tpot_pred_ms`` and the ratios
+    """Predict the mean TTFT and TPOT of corpus rows with `load` as the benchmark ran them (the
+    row's clients started together, its requests per client, its mean lengths and spread); add ``ttft_pred_ms``, ``tpot_pred_ms`` and the ratios
     ``ttft_ratio`` and ``tpot_ratio`` (predicted / measured). One vectorised `load` call per
     deployment; NaN where the model calls the row infeasible.
     """
@@ -246,11 +253,13 @@ def compare_corpus(rows=None, efficiency_for=None, kv_assumption=None):
         eff = (efficiency_for or _shared)(gpu, engine)
         dep = Deployment(model_key, gpu, tp=int(tp), ep=int(ep), weights=weights,
                          kv=kv_assumption or kv, efficiency=eff, engine=engine)
-        r = load(dep, concurrency=np.maximum(1, np.round(grp["concurrency"].to_numpy() / grp["replicas"].fillna(1).to_numpy())),
+        clients = np.maximum(1, np.round(grp["concurrency"].to_numpy() / grp["replicas"].fillna(1).to_numpy()))
+        r = load(dep, concurrency=clients,
                  prompt_tokens=grp["prompt_tokens_mean"].to_numpy(),
                  output_tokens=np.maximum(grp["output_tokens_mean"].to_numpy(), 2),
                  prompt_cv=float(grp["length_cv"].fillna(0).iloc[0]),
-                 output_cv=float(grp["length_cv"].fillna(0).iloc[0]))
+                 output_cv=float(grp["length_cv"].fillna(0).iloc[0]),
+                 start="together", requests=clients * _requests_per_client(grp["provenance"].to_numpy()))
         rows.loc[grp.index, "ttft_pred_ms"] = np.asarray(r.ttft_s) * 1e3
         rows.loc[grp.index, "tpot_pred_ms"] = np.asarray(r.itl_s) * 1e3
     rows["ttft_ratio"] = rows["ttft_pred_ms"] / rows["silicon_ttft_ms"]

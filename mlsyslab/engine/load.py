@@ -41,7 +41,8 @@ with utilisation ``rho_p = p / M_p``) and its own chunks:
                                         it has started the step that follows the answer;
                                         0 when no other request keeps it busy)
     W_pre    = rho_p / (1 - rho_p) * (1 + cv_S^2) / 2 * s_p,      s_p = S' / M_p * t_step(d, M_p)
-    own      = ceil(S' / M_p) * t_step(d decode, max(k, min(S', M_p)) prefill) + t_request
+    own      = floor(S' / M_p) t_step(d, M_p) + [r > 0] t_step(d, max(k, r)) + t_request,
+               r = S' - floor(S' / M_p) M_p      (full steps of the prompt, then its remainder)
     TTFT     = W_slot + residual + W_pre + own,       e2e = TTFT + (N - 1) ITL
 
 The requests inside the server are ``n(d) = d + X (residual + W_pre + own)`` (Little's law).
@@ -51,6 +52,29 @@ The requests inside the server are ``n(d) = d + X (residual + W_pre + own)`` (Li
 - **Open loop**: ``X(d) = rate`` is solved for ``d``; slots form an M/G/c queue with
   ``c = B`` servers of service time ``n / X`` (Erlang C with the Allen-Cunneen correction).
   A rate above the replica's capacity (its closed-loop throughput at ``C = B``) is unstable.
+
+A benchmark run (``start="together"``, or a `Benchmark`)
+------------------------------------------------------------
+A load generator (``vllm bench serve --max-concurrency C``, InferenceX, AIPerf) sends ``R``
+requests from ``C`` clients that all start at once. Its first wave of ``n = min(C, B)`` prompts
+reaches an idle server together and is prefilled first come first served at the token budget:
+prompt ``j`` (from 0) gets its first token after ``ceil((j + 1) a)`` steps, ``a = S' / M``, each
+a step carrying ``min(M, n S')`` prompt tokens beside the ``~n / 2`` requests already decoding:
+
+    mean over the wave  k_w = max(ceil(a), a (n + 1) / 2 + (1 - 1 / n) / 2)       (steps)
+    TTFT_wave = k_w * t_step(n / 2 decode, min(M, n S') prefill) + t_request
+    TTFT      = (n TTFT_wave + (R - n) TTFT_later) / R
+    TTFT_later = rho TTFT_convoy + (1 - rho) TTFT_steady
+
+The other ``R - n`` requests see the steady state above where their arrivals have spread as
+answers end at different times; with nearly equal lengths a share ``rho`` of the later waves
+stays clumped (a convoy) and waits ``TTFT_convoy`` (`_Workload.convoy`: the closure is fitted
+to the simulation's fixed-length runs). The wave is what makes a benchmark's mean TTFT grow with ``C`` far faster
+than a production stream's: 70B on 4 x H200, 8K prompts, ``C = 64``: about 1.8 s where the
+steady state gives 0.5 s (the simulation, run with the same protocol, agrees within a few per
+cent, and so do the measured runs of ``measured_aic_hopper.csv``). Percentiles mix the two
+parts: the wave's TTFTs spread evenly from one step to ``n a`` steps. ``start="staggered"``
+(the default, a production stream) has no wave.
 
 Percentiles: ITL is a two-point mixture (``t_dec`` with weight ``1 - q``, a step carrying a
 prompt chunk with weight ``q``), so p99 ITL is the prefill-interference step as soon as more than
@@ -84,6 +108,7 @@ from ..errors import ValueRangeError
 from ..params import P, Param, checked
 from ..report import Report
 from ..units import magnitude
+from .benchmark import START_MODES, Benchmark
 from .deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, as_deployment
 from .queueing import erlang_c
 
@@ -158,8 +183,6 @@ class _Workload:
             k = np.where(q > 0, p / q, 0.0)
         t_dec = dep.step_seconds(d, self.c_dec)
         t_mix = dep.step_seconds(d, self.c_dec, k, self.c_pre)
-        own_chunk = np.maximum(k, np.minimum(new, budget))
-        t_own = dep.step_seconds(d, self.c_dec, own_chunk, self.c_pre)
         itl = (1 - q) * t_dec + q * t_mix
         with np.errstate(divide="ignore", invalid="ignore"):
             x = np.where(itl > 0, a / itl, 0.0)
@@ -173,7 +196,7 @@ class _Workload:
         w_pre = rho / (1 - rho) * (1 + self.cv_s ** 2) / 2 * s_pre
         if closed_n is not None:      # a finite population cannot queue behind more than n - 1
             w_pre = np.minimum(w_pre, np.maximum(closed_n - 1, 0) * s_pre)
-        own = chunks * t_own + dep.efficiency.request_overhead_ms * 1e-3
+        own = self._own_prefill(d, new, budget, k) + dep.efficiency.request_overhead_ms * 1e-3
         n = d + x * (residual + w_pre + own)
         if not final:
             return _State(d, a, budget, q, k, t_dec, t_mix, itl, x, residual, w_pre, rho, own, n, None)
@@ -182,6 +205,36 @@ class _Workload:
         comp = lin.linear_compute_s + np.where(lin.attention_compute_bound, lin.attention_s, 0)
         mem = lin.linear_memory_s + np.where(lin.attention_compute_bound, 0, lin.attention_s)
         return _State(d, a, budget, q, k, t_dec, t_mix, itl, x, residual, w_pre, rho, own, n, comp >= mem)
+
+    def first_wave(self, n):
+        """A benchmark's first wave of ``n`` prompts at an idle server: the first and last TTFT
+        of the wave and its mean (see the module docstring)."""
+        dep, M, new = self.dep, self.M, self.new
+        a = new / M
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_k = np.maximum(np.ceil(a), a * (n + 1) / 2 + (1 - 1 / np.maximum(n, 1)) / 2)
+        t = dep.step_seconds(n / 2, self.S, np.minimum(M, n * new), self.c_pre)
+        fixed = dep.efficiency.request_overhead_ms * 1e-3
+        return np.ceil(a) * t + fixed, np.ceil(n * a) * t + fixed, mean_k * t + fixed
+
+    def convoy(self, n):
+        """Later waves of a benchmark: the share ``rho`` of them still clumped, and their TTFT.
+
+        A wave of ``n`` prompts spans ``K = max(1, n a)`` steps. Answers of equal length end in the
+        same clumps, so the next requests arrive clumped again; a spread of lengths scatters the
+        ends over ``sqrt(12) (cv_N N + cv_S n a)`` steps (the range of a uniform of that CV), and
+        ``rho = exp(-spread / K)`` of the clumping survives. A clumped wave's prompt waits
+        ``1 + 0.4 ln K`` full steps (the closure fitted to the simulation's fixed-length runs,
+        within 10% of it from K = 1 to 64; it is the first wave's own mean when K = 1).
+        """
+        dep, M, new = self.dep, self.M, self.new
+        a = new / M
+        K = np.maximum(1.0, n * a)
+        spread = np.sqrt(12.0) * (self.cv_n * self.N + self.cv_s * n * a)
+        rho = np.exp(-spread / K)
+        t = dep.step_seconds(n / 2, self.S, np.minimum(M, n * new), self.c_pre)
+        k = np.maximum(np.ceil(a), 1 + 0.4 * np.log(K))
+        return rho, k * t + dep.efficiency.request_overhead_ms * 1e-3
 
     def itl_quantile(self, st: _State, p: float):
         """p-quantile of the inter-token gap: a pure decode step, or one carrying prompt chunks.
@@ -197,11 +250,19 @@ class _Workload:
         t_tail = self.dep.step_seconds(st.d, self.c_dec, chunk, self.c_pre)
         return np.where(st.q > 1 - p, np.maximum(t_tail, st.t_dec), st.t_dec)
 
+    def _own_prefill(self, d, new, budget, k):
+        """The steps that prefill one prompt of ``new`` tokens: ``floor(new / budget)`` steps
+        full of it, then one with its remainder (beside the mean chunk ``k`` of others)."""
+        full = np.floor(new / budget)
+        rem = new - full * budget
+        t_full = self.dep.step_seconds(d, self.c_dec, budget, self.c_pre)
+        t_rem = self.dep.step_seconds(d, self.c_dec, np.maximum(k, rem), self.c_pre)
+        return full * t_full + np.where(rem > 0.5, t_rem, 0.0)
+
     def own_prefill_quantile(self, st: _State, p: float):
         """p-quantile of a request's own prefill time (its prompt at the lognormal quantile)."""
         new_p = self.new * lognormal_quantile(p, self.cv_s) if np.any(self.cv_s) else self.new
-        chunk = np.maximum(st.chunk, np.minimum(new_p, st.budget))
-        return (np.ceil(new_p / st.budget) * self.dep.step_seconds(st.d, self.c_dec, chunk, self.c_pre)
+        return (self._own_prefill(st.d, new_p, st.budget, st.chunk)
                 + self.dep.efficiency.request_overhead_ms * 1e-3)
 
 
@@ -278,6 +339,7 @@ class LoadResult(Report):
     feasible: np.ndarray
     bottleneck: np.ndarray
     _reasons: np.ndarray = None
+    start: str = "staggered"          # closed loop: "together" is a benchmark run with its first wave
 
     # quantities: ``r.ttft``, ``r.itl_p99``, ``r.throughput`` ... come from the field names (Report)
     @property
@@ -373,7 +435,7 @@ class LoadResult(Report):
     def __str__(self) -> str:
         d = self.deployment
         head = (f"{d.model.name} on {d.layout} ({d.weights} weights, {d.kv} KV), "
-                f"{'closed loop' if self.loop == 'closed' else 'open loop (Poisson)'}")
+                f"{'open loop (Poisson)' if self.loop == 'open' else 'benchmark (clients start together)' if self.start == 'together' else 'closed loop'}")
         if np.ndim(self.ttft_s):
             return f"LoadResult: {head}, {np.size(self.ttft_s)} configurations (use .to_frame())"
         what = (f"{self.offered:g} concurrent clients" if self.loop == "closed"
@@ -395,12 +457,15 @@ class LoadResult(Report):
          concurrency=Param("int", "request", low=1, high=1e9, array=True, optional=True),
          rate=Param("real", "request/s", low=0, low_open=True, high=1e9, array=True, optional=True,
                     units=("1/s", "query/s")),
-         output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high, array=True))
+         output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high, array=True),
+         requests=Param("int", "request", low=1, high=1e9, array=True, optional=True),
+         start=Param("choice", choices=START_MODES, help="how a closed loop's clients start"))
 def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
          output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0, tp=1, pp=1, ep=1,
          weights="fp16", kv="fp16", max_batch=None,
          max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", efficiency=None,
-         memory_utilization=0.9) -> LoadResult:
+         memory_utilization=0.9, start="staggered", requests=None,
+         benchmark: Benchmark | None = None) -> LoadResult:
     """Steady-state serving under a closed loop (``concurrency``) or Poisson ``rate``.
 
     See the module docstring for the model. Give exactly one of ``concurrency`` and ``rate``;
@@ -444,6 +509,15 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
         ``"paged"`` (default: KV blocks allocated as contexts grow, as vLLM, SGLang and lmdeploy
         do) or ``"reserved"`` (each request's whole context reserved at admission, TensorRT-LLM's
         default scheduler).
+    start : str
+        Closed loop: ``"staggered"`` (default: a production stream, no wave) or ``"together"``
+        (a benchmark: every client's first request at once; see the module docstring).
+    requests : int or array, optional
+        Closed loop with ``start="together"``: requests in the run, counted in the means
+        (default ``10 x concurrency``, InferenceX's ``--num-prompts``), >= concurrency.
+    benchmark : Benchmark, optional
+        A whole benchmark run (`mlsyslab.Benchmark`): its concurrency, lengths (means and CVs),
+        requests and start replace those arguments.
 
     Returns
     -------
@@ -451,9 +525,21 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     """
     dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
+    if benchmark is not None:
+        if not isinstance(benchmark, Benchmark):
+            raise ValueRangeError(f"benchmark must be an mlsyslab Benchmark; got {type(benchmark).__name__}")
+        if concurrency is not None or rate is not None:
+            raise ValueRangeError("give a benchmark or a concurrency / rate, not both")
+        concurrency, requests, start = benchmark.concurrency, benchmark.requests, benchmark.start
+        prompt_tokens, prompt_cv = benchmark.prompt.mean, benchmark.prompt.cv
+        output_tokens, output_cv = benchmark.output.mean, benchmark.output.cv
     if (concurrency is None) == (rate is None):
         raise ValueRangeError("give exactly one of concurrency= (closed loop) or rate= (open loop)")
     closed = concurrency is not None
+    together = closed and start == "together"
+    if not closed and (start != "staggered" or requests is not None):
+        raise ValueRangeError("start= and requests= describe a closed loop's clients; an open loop (rate=) "
+                              "has Poisson arrivals")
     if closed:
         offered = magnitude(concurrency, "request", "concurrency", minimum=1, integer=True)
     else:
@@ -469,8 +555,12 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     if np.any(np.asarray(Sc) >= np.asarray(S)):
         raise ValueRangeError("cached_prompt_tokens must be smaller than prompt_tokens")
     TP = np.asarray(dep.tp, dtype=float)
-    lam, S, N, Sc, TP, cap = np.broadcast_arrays(
-        *(np.asarray(x, dtype=float) for x in (offered, S, N, Sc, TP, cap)))
+    R = (np.asarray(10.0 * np.asarray(offered, dtype=float)) if requests is None or not together else
+         magnitude(requests, "request", "requests", minimum=1, integer=True))
+    if together and np.any(np.asarray(R, dtype=float) < np.asarray(offered, dtype=float)):
+        raise ValueRangeError("requests must be at least the concurrency (every client sends one)")
+    lam, S, N, Sc, TP, cap, R = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (offered, S, N, Sc, TP, cap, R)))
     w = _Workload(dep, S, N, Sc, cv_s, cv_n, float(M), closed)
 
     # the batch bound: memory, the user's cap, the token budget; requests in the server are
@@ -495,7 +585,9 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     else:
         st = _solve_open(w, lam, limit)
         x = lam
-        stable = lam < capacity * (1 - 1e-9)
+        # stable only while the requests being served need fewer slots than there are: past it the
+        # slot queue (M/G/c) grows without bound even where the fluid capacity is not yet reached
+        stable = (lam < capacity * (1 - 1e-9)) & (st.n < limit * (1 - 1e-9))
         service = np.where(x > 0, st.n / x, 0.0)
         cv_srv2 = (cv_n * (N - 1) * st.itl / np.maximum(service, 1e-300)) ** 2
         offered_slots = np.minimum(st.n, limit * (1 - 1e-9))
@@ -506,7 +598,15 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
         queue = lam * w_slot
 
     ttft = w_slot + st.residual + st.w_pre + st.own
+    if together:
+        wave_n = np.minimum(lam, limit)
+        wave_lo, wave_hi, wave_mean = w.first_wave(wave_n)
+        wave_share = wave_n / R
+        rho, clumped = w.convoy(wave_n)
+        ttft = wave_share * wave_mean + (1 - wave_share) * (rho * clumped + (1 - rho) * ttft)
     e2e = ttft + (N - 1) * st.itl
+    if together:          # a whole run: C clients each busy for its requests' e2e (Little's law)
+        x = np.where(e2e > 0, np.minimum(lam, limit) / e2e, x)
     # percentiles
     own_p = {k: w.own_prefill_quantile(st, p) for k, p in _P.items()}
     p_pre = st.rho_pre
@@ -517,9 +617,18 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     step_wait = {k: st.residual if closed else p * 2 * st.residual for k, p in _P.items()}
     ttft_p = {k: own_p[k] + fixed_wait + _wait_quantile(p, p_any, random_wait) + step_wait[k]
               for k, p in _P.items()}
+    if together:     # the wave's TTFTs spread evenly over [lo, hi]; the top (1 - p) of the run
+        for k, p in _P.items():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                top = np.clip((1 - p) / wave_share, 0.0, 1.0)
+            in_wave = wave_hi - top * (wave_hi - wave_lo)
+            ttft_p[k] = np.where((1 - p) < wave_share, np.maximum(ttft_p[k], in_wave), ttft_p[k])
     itl_p = {k: w.itl_quantile(st, p) for k, p in _P.items()}
 
-    feasible = fits & stable & np.isfinite(ttft)
+    # a result is feasible only if every time it reports is a finite, non-negative number
+    times = (ttft, e2e, st.itl, *ttft_p.values(), *itl_p.values())
+    sane = np.logical_and.reduce([np.isfinite(t) & (t >= 0) for t in times])
+    feasible = fits & stable & sane
     full = queue > 1e-9 if closed else p_slot > 0.5
     which = np.where(limit == mem_limit, "memory", np.where(limit == cap, "batch cap", "token budget"))
     bottleneck = np.where(~fits, "memory", np.where(full, which,
@@ -550,7 +659,7 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
         own_prefill_s=out(st.own), residual_s=out(st.residual),
         slot_wait_s=out(fixed_wait), wait_probability=out(p_any), random_wait_s=out(random_wait),
         feasible=obj(feasible), bottleneck=obj(bottleneck),
-        _reasons=obj(reasons),
+        _reasons=obj(reasons), start="together" if together else "staggered",
     )
 
 
@@ -586,9 +695,13 @@ def _reasons(dep, feasible, fits, stable, context, held, M, lam, capacity, close
                 f"answers stay longest, so the mean grows with the spread of answer lengths), more than "
                 f"the KV pool of {dep.model.name} on {dep.hardware.name} holds; shorten the answers, "
                 f"narrow their spread, or use more GPUs")
-        elif not stable[i]:
+        elif not stable[i] and lam[i] >= capacity[i]:
             out[i] = (f"overloaded: {lam[i]:.3g} requests/s is more than this replica's capacity of "
                       f"{capacity[i]:.3g} requests/s, so the queue grows without bound; add replicas")
+        elif not stable[i]:
+            out[i] = (f"saturated: at {lam[i]:.3g} requests/s ({lam[i] / capacity[i]:.1%} of this replica's "
+                      f"capacity of {capacity[i]:.3g} requests/s) every slot is busy and the queue for one "
+                      f"grows without bound; run it further from capacity or add replicas")
         else:
             out[i] = "no steady state (a wait is unbounded)"
     return out

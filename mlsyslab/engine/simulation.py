@@ -170,6 +170,9 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
     pool = float(dep.kv_pool_bytes(M))
     shared = int(scalars["cached_prompt_tokens"])     # one copy per replica (prefix caching)
     pool_tokens = math.floor(max(pool, 0.0) / kv_tok) - shared
+    window = dep.model.max_context
+    if window is not None and typical > window:     # the same refusal as load's
+        raise InfeasibleError(dep.memory_reasons(1, typical, M, shared_prefix=shared))
     worst = int((S + N).max())
     if worst - shared > pool_tokens:
         raise InfeasibleError(dep.memory_reasons(1, worst, M, shared_prefix=shared))
@@ -362,6 +365,8 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
     sel = slice(lo, hi)
     ends = np.sort(done)
     t0, t1 = ends[min(lo, total - 1)], ends[min(hi, total) - 1]
+    if benchmark is not None:    # a benchmark's duration runs from its start to its last answer
+        t0 = 0.0
     in_window = (done >= t0) & (done <= t1)
     span = max(t1 - t0, 1e-12)
     ttft = (first - arrive)[sel]
