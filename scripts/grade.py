@@ -7,7 +7,9 @@
 and writes, beside the course (``course/`` unless ``--course``):
 
     grades/grades.csv                     one row per student, lab and graded cell
-    grades/totals.csv                     one row per student and lab
+    grades/totals.csv                     one row per student and lab (``problem`` says why a
+                                          submission could not be graded: empty, corrupt, not
+                                          a notebook; it scores 0 and the rest are graded)
     grades/feedback/<student>/<lab>.html  the student's notebook as graded, with every test's output
 
 Each submission runs top to bottom in a fresh kernel with nbgrader (``nbgrader autograde``): a
@@ -52,8 +54,29 @@ def _cell_order(source: Path) -> dict[str, int]:
     return {g: i for i, g in enumerate(ids)}
 
 
-def collect(submissions: Path, course: Path, labs: set[str]) -> dict[str, set[str]]:
-    """Copy every student's notebooks into the course's ``submitted/`` folder; lab -> students."""
+def unreadable(path: Path) -> str | None:
+    """Why a submitted file cannot be graded as a notebook (None when it can)."""
+    import nbformat
+
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as e:  # noqa: BLE001 - any reader or schema error: not a notebook we can run
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        return f"not a readable Jupyter notebook ({type(e).__name__}: {first})"
+    if not any(c.cell_type == "code" for c in nb.cells):
+        return "the notebook has no code cells"
+    return None
+
+
+def collect(submissions: Path, course: Path, labs: set[str],
+            problems: list[dict] | None = None) -> dict[str, set[str]]:
+    """Copy every student's notebooks into the course's ``submitted/`` folder; lab -> students.
+
+    A submission that is empty, corrupt or not a notebook is not copied: it is reported in
+    ``problems`` (student, lab, problem) and the rest of the class is graded."""
     found: dict[str, set[str]] = {}
     students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not students:
@@ -65,6 +88,12 @@ def collect(submissions: Path, course: Path, labs: set[str]) -> dict[str, set[st
                 continue
             if lab not in labs:
                 print(f"skipping {nb}: no lab is called {lab!r} (labs: {', '.join(sorted(labs))})", file=sys.stderr)
+                continue
+            why = unreadable(nb)
+            if why:
+                print(f"cannot grade {nb}: {why}", file=sys.stderr)
+                if problems is not None:
+                    problems.append({"student": student.name, "lab": lab, "problem": why})
                 continue
             dst = course / "submitted" / student.name / lab / f"{lab}.ipynb"
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +113,8 @@ def grade(submissions: Path, course: Path, out: Path) -> list[dict]:
         build(course, sorted(labs))
     if (course / "submitted").exists():
         shutil.rmtree(course / "submitted")
-    found = collect(submissions, course, labs)
+    problems: list[dict] = []
+    found = collect(submissions, course, labs, problems)
     for lab in sorted(found):        # every student of a lab in one nbgrader run
         nbgrader(course, "autograde", lab, "--create", "--force")
         nbgrader(course, "generate_feedback", lab, "--force")
@@ -113,10 +143,17 @@ def grade(submissions: Path, course: Path, out: Path) -> list[dict]:
             t["awaiting_manual_points"] += r["max_score"]
         else:
             t["score"] += r["score"]
+    for prob in problems:       # an ungradable submission scores 0 of the lab's points, and says why
+        if (prob["student"], prob["lab"]) not in totals:
+            max_score = _lab_points(course, prob["lab"])
+            totals[(prob["student"], prob["lab"])] = {"student": prob["student"], "lab": prob["lab"], "score": 0.0,
+                                                      "max_score": max_score, "awaiting_manual_points": 0.0}
+        totals[(prob["student"], prob["lab"])]["problem"] = prob["problem"]
     with open(out / "totals.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=["student", "lab", "score", "max_score", "awaiting_manual_points"])
+        w = csv.DictWriter(fh, fieldnames=["student", "lab", "score", "max_score", "awaiting_manual_points",
+                                           "problem"])
         w.writeheader()
-        w.writerows(totals.values())
+        w.writerows({"problem": "", **t} for t in totals.values())
     for lab, students in found.items():
         for student in students:
             html = course / "feedback" / student / lab / f"{lab}.html"
@@ -124,7 +161,25 @@ def grade(submissions: Path, course: Path, out: Path) -> list[dict]:
                 dst = out / "feedback" / student / f"{lab}.html"
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(html, dst)
+    for prob in problems:           # the student still gets feedback: what was wrong with the file
+        import html as _html
+
+        dst = out / "feedback" / prob["student"] / f"{prob['lab']}.html"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(f"<!doctype html><title>{prob['lab']}: not graded</title><h1>{prob['lab']}: not graded</h1>"
+                       f"<p>Your submission could not be graded: {_html.escape(prob['problem'])}.</p>"
+                       f"<p>Submit the notebook as saved by JupyterLab (File, Save Notebook), not a copy or an "
+                       f"export.</p>\n", encoding="utf-8")
     return rows
+
+
+def _lab_points(course: Path, lab: str) -> float:
+    """A lab's total points, read from its source notebook's graded cells."""
+    import nbformat
+
+    nb = nbformat.read(course / "source" / lab / f"{lab}.ipynb", as_version=4)
+    return float(sum(c.metadata["nbgrader"].get("points", 0) for c in nb.cells
+                     if c.metadata.get("nbgrader", {}).get("grade")))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,7 @@
 """Autoscaling through a day: triggers, start-up delay, spot and billing, by invariant."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,18 @@ def test_a_trace_from_csv_and_its_errors(tmp_path):
         ml.read_trace(tmp_path / "bad.csv")
     with pytest.raises(ml.ValueRangeError, match="trace must be"):
         ml.autoscale(DEP, [1, 2, 3], slo=SLO)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"), (b"", "empty"), (b"minute,rate\n", "no rows"),
+    (b"minute,rate\n0,abc\n", "'abc', not a number"), (b"minute,rate\n0,\n", "empty, not a number"),
+    (b"\x89PNG\r\n\x00\x01\xff\xfe", "not a CSV text file"), (b"minute,rate\n0,-1\n", ">= 0"),
+    (b"minute,rate\n1,1\n0,2\n", "increasing order"), (b"minute,rate\n0,1\n0,2\n", "each once"),
+    (b"minute,rate,long_share\n0,1,2\n", "[0, 1]"), (b"when,rate\n0,1\n", "missing minute"),
+])
+def test_a_bad_trace_file_gets_one_clear_line(tmp_path, content, message):
+    path = tmp_path / "trace.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ml.ValueRangeError, match=re.escape(message)):
+        ml.read_trace(path)

@@ -51,6 +51,9 @@ def graded(tmp_path_factory):
     submit("one-wrong", edit("ex2-answer", lambda s: s + "\nex2_batch = ex2_batch * 3   # a slip"))
     submit("raises", edit("ex1-answer", lambda s: s.replace("### BEGIN SOLUTION",
                                                             "raise RuntimeError('a bug')\n### BEGIN SOLUTION")))
+    for student, content in (("empty", b""), ("corrupt", b'{"cells": [ truncated'), ("binary", b"\x89PNG\r\n")):
+        (subs / student).mkdir(parents=True)
+        (subs / student / f"{LAB}.ipynb").write_bytes(content)
     rows = grade.grade(subs, course, out)
     return {"rows": rows, "course": course, "out": out, "source": source, "release": release}
 
@@ -115,11 +118,22 @@ def test_tables_and_feedback_for_every_student(graded):
     out = graded["out"]
     with open(out / "totals.csv", encoding="utf-8") as fh:
         totals = {r["student"]: r for r in csv.DictReader(fh)}
-    assert set(totals) == {"solved", "blank", "one-wrong", "raises"}
+    assert set(totals) == {"solved", "blank", "one-wrong", "raises", "empty", "corrupt", "binary"}
+    for bad in ("empty", "corrupt", "binary"):      # reported for that student, the rest graded
+        assert float(totals[bad]["score"]) == 0 and totals[bad]["problem"]
+        assert float(totals[bad]["max_score"]) == float(totals["solved"]["max_score"])
+    assert "empty" in totals["empty"]["problem"] and "notebook" in totals["corrupt"]["problem"]
+    assert not totals["solved"]["problem"]
     assert float(totals["solved"]["score"]) + float(totals["solved"]["awaiting_manual_points"]) == _lab_rubric()[2]
     assert float(totals["blank"]["score"]) == 0
     for student in totals:
         assert (out / "feedback" / student / f"{LAB}.html").exists()
+
+
+def test_a_reference_that_is_not_finite_is_a_bug_in_the_lab_not_full_marks():
+    for bad in (float("nan"), float("inf"), ml.Q_(float("nan"), "s")):
+        with pytest.raises(ValueError, match="bug in the lab"):
+            check_answer("x", 1.0, bad)
 
 
 def test_checks_say_what_is_wrong_without_giving_the_answer():

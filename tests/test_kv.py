@@ -101,3 +101,9 @@ def test_gemma_3_at_32k_holds_a_fifth_of_what_full_attention_would():
     assert held == pytest.approx(per_token / 62 * (10 * 32768 + 52 * 1024))
     assert 5.0 < per_token * 32768 / held < 5.6          # the 5.3x
     assert "1,024-token window" in str(ml.kv_cache("gemma-3-27b", 32768))
+
+
+def test_a_kv_cache_without_a_pool_is_infeasible_not_a_negative_number():
+    r = ml.kv_cache("llama-3.1-405b", 1000, hardware="h100-sxm")    # 811 GB of weights on one GPU
+    assert not r.feasible and r.max_sequences == 0 and "no KV pool" in r.reason
+    assert ml.kv_cache("llama-3.1-405b", 1000, hardware="h100-sxm", tp=8, weights="fp8").feasible

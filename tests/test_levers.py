@@ -79,3 +79,8 @@ def test_semantic_cache_by_hand_and_its_break_even():
     worse = ml.semantic_cache(hit_rate=0.3, false_hit_rate=np.array([0.0, 0.01, 0.05]), request_usd=0.002,
                               lookup_usd=0.0001, wrong_answer_usd=0.05)
     assert np.all(np.diff(worse.saving) < 0)
+
+
+def test_a_speculative_setup_that_does_not_fit_prints_why_not_nan():
+    r = ml.speculative(ml.Deployment("llama-3-8b", "h100-sxm"), "llama-3.2-1b", batch=256, context=8192)
+    assert not r.feasible and "INFEASIBLE" in str(r) and "nan" not in str(r)

@@ -87,3 +87,22 @@ def test_bad_input_says_what_is_allowed():
         ml.plan("llama-3-8b", workload=WL, slo=SLO, hardware="h1000")
     with pytest.raises(ml.UnknownNameError):
         ml.plan("llama-3-8b", workload=WL, slo=SLO, hardware="h100-sxm").launch("tgi")
+
+
+def test_an_infeasible_plan_answers_every_question_with_a_clear_line():
+    p = ml.plan("llama-3.1-405b", workload=ml.Workload(rate=1, prompt_tokens=100, output_tokens=100),
+                slo=ml.SLO(ttft_ms=1, itl_ms=1), hardware=["l4"])
+    assert not p.feasible and p.frontier.empty and p.ranked.empty
+    for call in (lambda: p.best, p.plot, lambda: p.launch("vllm")):
+        with pytest.raises(ml.InfeasibleError, match="no candidate meets the SLO"):
+            call()
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(hardware=[]), "at least one hardware"), (dict(weights=()), "at least one weights"),
+    (dict(kv=[]), "at least one kv"), (dict(weights=["fp8", "fp88"]), "did you mean 'fp8'"),
+])
+def test_empty_or_misspelt_search_lists_are_refused(kw, message):
+    with pytest.raises(ml.ValueRangeError, match=re.escape(message)):
+        ml.plan("llama-3-8b", workload=ml.Workload(rate=1, prompt_tokens=100, output_tokens=100),
+                slo=ml.SLO(ttft_ms=1000, itl_ms=50), **kw)

@@ -1,5 +1,6 @@
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
@@ -157,3 +158,13 @@ def test_costs_and_prices_refuse_negative_and_infinite_values():
     # queries per second and requests per second are both rates
     assert ml.fleet("llama-3-8b", "h100", qps=ml.Q_(10, "query/s"), tp=1).feasible
     assert ml.goodput("llama-3-8b", "h100", rate=ml.Q_(2, "request/s"), slo=ml.SLO(ttft_ms=500)).feasible
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(weights="fp88"), "did you mean 'fp8'"), (dict(kv="fp9"), "did you mean 'fp8'"),
+    (dict(weights="fp4"), "fp4 tensor cores"), (dict(ep=2), "mixture-of-experts"),
+])
+def test_a_fleet_that_cannot_be_laid_out_says_why(kw, message):
+    # each of these used to answer with one unrelated line about ep=1
+    with pytest.raises(ml.ValueRangeError, match=re.escape(message)):
+        ml.fleet("llama-3-8b", "h100-sxm", qps=1, **kw)

@@ -42,7 +42,8 @@ def check_answer(name: str, value, reference=None, *, rel: float = DEFAULT_REL_T
     Without ``reference``: the answer exists and is a finite number, a quantity or a name. With
     it: numbers must satisfy ``|value - reference| <= max(rel * |reference|, abs_tol)`` (pint
     quantities are compared in the reference's unit); names (strings) must match, ignoring case
-    and surrounding spaces.
+    and surrounding spaces. A reference that is not a finite number raises ``ValueError`` (no
+    answer is within a tolerance of NaN, and a comparison with it would pass every answer).
     """
     if value is Ellipsis or value is None:
         raise AssertionError(f"{name} is not computed yet: replace '...' with your answer")
@@ -64,6 +65,10 @@ def check_answer(name: str, value, reference=None, *, rel: float = DEFAULT_REL_T
     ref = _magnitude(reference)
     if ref is None:
         raise AssertionError(f"the reference for {name} is not a number ({reference!r})")
+    if not math.isfinite(ref):   # every answer would pass a NaN comparison: a bug in the lab
+        raise ValueError(f"the reference answer for {name} is {ref}, not a finite number: the lab computes it "
+                         f"from an infeasible configuration; this is a bug in the lab, not in the answer "
+                         f"(tell the instructor)")
     if abs(mag - ref) > max(rel * abs(ref), abs_tol):
         raise AssertionError(f"{name} = {mag:.4g} is not within {rel:.0%} of the answer")
 

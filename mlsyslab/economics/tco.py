@@ -306,8 +306,11 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
     else:
         m, hw = _model(model), accelerator(hardware)
         common = dict(weights=weights, kv=kv, efficiency=efficiency, memory_utilization=memory_utilization)
-        deps = _candidates(m, hw, tp, pp, ep, common)
+        refusals: list[ValueRangeError] = []
+        deps = _candidates(m, hw, tp, pp, ep, common, refusals=refusals)
         if not deps:
+            if refusals:           # the same reason for every layout: say it once, as it was said
+                raise refusals[0] from None
             raise ValueRangeError(f"no layout to try: ep={ep} must be a multiple of a tensor-parallel "
                                   f"degree ({', '.join(map(str, _tp_candidates(m, hw, tp)))})")
     m, hw = deps[0].model, deps[0].hardware
@@ -331,8 +334,11 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
     return replace(base, reason=why)
 
 
-def _candidates(m, hw, tp, pp, ep, common, widest_only=False) -> list[Deployment]:
-    """Deployments to try: each tensor-parallel degree (or the given one) at each pp stage count."""
+def _candidates(m, hw, tp, pp, ep, common, widest_only=False, refusals=None) -> list[Deployment]:
+    """Deployments to try: each tensor-parallel degree (or the given one) at each pp stage count.
+
+    Why each refused layout was refused goes into ``refusals`` (a list), so that when none is
+    left the caller can say why (a precision typo, fp4 on a chip without it, ep on a dense model)."""
     tps = _tp_candidates(m, hw, tp)
     if widest_only:
         tps = tps[-1:]
@@ -344,9 +350,11 @@ def _candidates(m, hw, tp, pp, ep, common, widest_only=False) -> list[Deployment
                 continue
             try:
                 out.append(Deployment(m, hw, tp=t, pp=s, ep=ep, **common))
-            except ValueRangeError:
+            except ValueRangeError as e:
                 if tp is not None or pp is not None and isinstance(pp, int):
                     raise
+                if refusals is not None:
+                    refusals.append(e)
     return out
 
 

@@ -143,7 +143,7 @@ class KVCacheResult(Report):
 
     @property
     def feasible(self) -> bool:
-        """False when the context is longer than the model's window."""
+        """False when the context is longer than the model's window or no KV pool is left."""
         return self.reason is None
 
     def summary(self) -> dict:
@@ -162,7 +162,7 @@ class KVCacheResult(Report):
              f"{self.bytes_per_sequence / 1e9:,.3f} GB per sequence")
         if self.layer_kinds and not self.layer_kinds.endswith(" full attention"):
             s += f" ({self.layer_kinds})"
-        if self.max_sequences is not None:
+        if self.max_sequences is not None and self.pool_bytes > 0:
             s += f"; a {self.pool_bytes / 1e9:,.1f} GB pool holds {self.max_sequences:,} sequences"
         if self.reason:
             s += f"\n  INFEASIBLE: {self.reason}"
@@ -187,7 +187,10 @@ def kv_cache(model, context, kv: str = "fp16", *, pool=None, hardware=None, tp: 
         pool_bytes = (magnitude(pool, "GB", "pool") * 1e9 if pool is not None
                       else kv_pool(m, hardware, tp=t, weights=weights).to("byte").magnitude)
     why = None
-    if m.max_context is not None and c > m.max_context:
+    if pool_bytes is not None and pool_bytes <= 0:
+        why = (f"the weights and workspace leave no KV pool on each GPU ({pool_bytes / 1e9:,.1f} GB): "
+               f"use more GPUs (tp) or smaller weights")
+    elif m.max_context is not None and c > m.max_context:
         why = (f"a context of {c:,.0f} tokens is longer than {m.name}'s {m.max_context:,}-token window "
                f"(max_position_embeddings)")
     return KVCacheResult(m.key, kv, c, t, per_tok, per_seq, pool_bytes, n, why, m.layer_kinds)

@@ -81,6 +81,9 @@ class SpeculativeResult(Report):
         if np.ndim(self.speedup):
             return (f"speculative decoding of {self.target} with {self.draft}: {np.size(self.speedup)} "
                     f"configurations (speed-up {np.nanmin(self.speedup):.2f}x to {np.nanmax(self.speedup):.2f}x)")
+        if not np.all(self.feasible):
+            return (f"speculative decoding of {self.target} with {self.draft} at batch {float(self.batch):g}, "
+                    f"context {self.context:,.0f}\n  INFEASIBLE: {self.reason}")
         return (f"speculative decoding of {self.target} with {self.draft} at batch {float(self.batch):g}, "
                 f"context {self.context:,.0f}: gamma {float(self.gamma):g}, acceptance {float(self.alpha):.0%} -> "
                 f"{float(self.tokens_per_round):.2f} tokens per verify pass; ITL {float(self.itl_s) * 1e3:.2f} ms "

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -80,19 +81,46 @@ def traffic(*, hours=24.0, mean_rate=10.0, peak_to_mean=2.0, bursts=3, burst_fac
 
 
 def read_trace(path):
-    """A trace from a CSV file with columns ``minute, rate`` and optionally ``long_share``."""
+    """A trace from a CSV file with columns ``minute, rate`` and optionally ``long_share``.
+
+    Every problem is a one-line `ValueRangeError` naming the file: missing, empty, not text,
+    without the columns, without rows, a value that is not a number, a negative or infinite
+    rate, a share outside [0, 1], minutes that are not whole, distinct and increasing.
+    """
     import pandas as pd
 
-    df = pd.read_csv(path)
+    p = Path(path)
+    if not p.is_file():
+        raise ValueRangeError(f"{path}: no such file (a trace is a CSV file with columns minute, rate)")
+    try:
+        df = pd.read_csv(p, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise ValueRangeError(f"{path}: the file is empty (expected a header 'minute,rate' and rows)") from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise ValueRangeError(f"{path}: not a CSV text file ({type(e).__name__})") from None
     missing = {"minute", "rate"} - set(df.columns)
     if missing:
         raise ValueRangeError(f"{path}: a trace needs columns minute and rate; missing {', '.join(sorted(missing))}")
+    if df.empty:
+        raise ValueRangeError(f"{path}: the trace has a header but no rows")
     if "long_share" not in df:
         df["long_share"] = 0.0
+    for col in ("minute", "rate", "long_share"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & df[col].notna() | df[col].isna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            val = df[col].iloc[row]
+            shown = repr(val) if isinstance(val, str) else "empty" if pd.isna(val) else str(val)
+            raise ValueRangeError(f"{path}: {col} in data row {row + 1} is {shown}, not a number")
+        df[col] = values.astype(float)
     if (df["rate"] < 0).any() or not np.isfinite(df["rate"]).all():
         raise ValueRangeError(f"{path}: rate must be finite and >= 0 in every row")
     if ((df["long_share"] < 0) | (df["long_share"] > 1)).any():
         raise ValueRangeError(f"{path}: long_share must be a fraction in [0, 1]")
+    minutes = df["minute"].to_numpy()
+    if not (np.isfinite(minutes).all() and (minutes == np.round(minutes)).all() and (np.diff(minutes) > 0).all()):
+        raise ValueRangeError(f"{path}: minutes must be whole numbers in increasing order, each once")
     return df[["minute", "rate", "long_share"]].reset_index(drop=True)
 
 

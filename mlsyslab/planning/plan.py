@@ -39,6 +39,7 @@ import numpy as np
 
 from ..catalog.hardware import HARDWARE, accelerator
 from ..catalog.models import model as _model
+from ..catalog.precision import KV_PRECISIONS, WEIGHT_PRECISIONS, check_precision
 from ..catalog.reader import read_data
 from ..engine.deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, valid_tps
 from ..engine.load import load
@@ -130,6 +131,8 @@ class PlanResult(Report):
     def ranked(self):
         """Feasible candidates, cheapest first (then the shortest end-to-end latency)."""
         ok = self.table[self.table["feasible"]]
+        if ok.empty:                 # nothing meets the SLO: an empty table, not a KeyError
+            return ok.reset_index(drop=True)
         return ok.sort_values(["usd_per_hour", "e2e_ms"]).reset_index(drop=True)
 
     @property
@@ -153,6 +156,7 @@ class PlanResult(Report):
         """Cost against latency: every candidate that meets the SLO, the frontier, the cheapest."""
         from ..course import plots
 
+        self.require_feasible()
         ok, front = self.ranked, self.frontier
         b = self.best
         ax = plots.frontier(front["e2e_ms"] / 1e3, front["usd_per_million_tokens"],
@@ -326,6 +330,13 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
             accelerator(k)          # raises with the closest name
     ws = (weights,) if isinstance(weights, str) else tuple(weights)
     kvs = (kv,) if isinstance(kv, str) else tuple(kv)
+    for what, values in (("hardware", keys), ("weights", ws), ("kv", kvs)):
+        if not values:
+            raise ValueRangeError(f"plan needs at least one {what} to search; got an empty list")
+    for w in ws:
+        check_precision(w, WEIGHT_PRECISIONS, "weight")
+    for k in kvs:
+        check_precision(k, KV_PRECISIONS, "KV-cache")
     caps = np.array([NO_CAP if c is None else float(c) for c in max_batch], dtype=float)
     if caps.size == 0 or np.any(caps < 1):
         raise ValueRangeError("max_batch must list caps >= 1 (or None for memory only)")
