@@ -34,7 +34,8 @@ tokens of each step. Steps that carry prompt chunks are a fraction ``q`` of all 
 
 A request's time to first token adds the wait for the next step boundary (the residual of the
 step in progress), the queue of earlier prompts for the prefill budget (M/G/1 on prompt work
-with utilisation ``rho_p = p / M_p``) and its own chunks:
+with utilisation ``rho_p = X s_p`` in time: the requests per second times the seconds of
+budget-filled steps each prompt needs) and its own chunks:
 
     residual = E[t^2] / (2 E[t])      (open loop: an arrival lands within a step)
     residual = E[t]                    (closed loop: the next request reaches the engine after
@@ -71,9 +72,9 @@ The other ``R - n`` requests see the steady state above where their arrivals hav
 answers end at different times; with nearly equal lengths a share ``rho`` of the later waves
 stays clumped (a convoy) and waits ``TTFT_convoy`` (`_Workload.convoy`: the closure is fitted
 to the simulation's fixed-length runs). The wave is what makes a benchmark's mean TTFT grow with ``C`` far faster
-than a production stream's: 70B on 4 x H200, 8K prompts, ``C = 64``: about 1.8 s where the
-steady state gives 0.5 s (the simulation, run with the same protocol, agrees within a few per
-cent, and so do the measured runs of ``measured_aic_hopper.csv``). Percentiles mix the two
+than a production stream's: 70B on 4 x H200, 8K prompts, ``C = 64``: about 2.0 s where the
+steady state gives 0.8 s (the simulation, run with the same protocol, agrees within a few per
+cent, and InferenceX's measured runs in ``measured_aic_hopper.csv`` within 15%). Percentiles mix the two
 parts: the wave's TTFTs spread evenly from one step to ``n a`` steps. ``start="staggered"``
 (the default, a production stream) has no wave.
 
