@@ -106,3 +106,27 @@ def test_empty_or_misspelt_search_lists_are_refused(kw, message):
     with pytest.raises(ml.ValueRangeError, match=re.escape(message)):
         ml.plan("llama-3-8b", workload=ml.Workload(rate=1, prompt_tokens=100, output_tokens=100),
                 slo=ml.SLO(ttft_ms=1000, itl_ms=50), **kw)
+
+
+PLANS_TO_CHECK = [  # (model, workload, SLO, accelerators)
+    ("llama-3.1-70b", dict(rate=3, prompt_tokens=8000, output_tokens=300), dict(ttft_ms=1500, itl_ms=40),
+     ["h100-sxm", "b200"]),
+    ("llama-3.1-8b", dict(rate=6, prompt_tokens=1000, output_tokens=200), dict(ttft_ms=1000, itl_ms=30),
+     ["h100-sxm", "l40s"]),
+    ("llama-3.1-70b", dict(rate=6, prompt_tokens=3000, output_tokens=1000), dict(ttft_ms=2000, itl_ms=40),
+     ["h100-sxm", "h200"]),
+]
+
+
+@pytest.mark.parametrize("model, workload, slo, hardware", PLANS_TO_CHECK)
+def test_the_best_plan_meets_its_slo_in_the_simulation(model, workload, slo, hardware):
+    # the plan's replica, at its share of the traffic, run request by request: 6,000 requests, 3 seeds
+    slo = ml.SLO(**slo)
+    p = ml.plan(model, workload=ml.Workload(**workload), slo=slo, hardware=hardware)
+    b, dep = p.best, p.deployment()
+    cap = None if b["max_batch"] >= NO_CAP else int(b["max_batch"])
+    for seed in (0, 1, 2):
+        s = ml.simulate(dep, rate=workload["rate"] / int(b["replicas"]), prompt_tokens=workload["prompt_tokens"],
+                        output_tokens=workload["output_tokens"], requests=6000, seed=seed, max_batch=cap,
+                        max_batched_tokens=int(b["max_batched_tokens"]))
+        assert s.ttft_p99_s * 1e3 <= slo.ttft_ms and s.itl_s * 1e3 <= slo.itl_ms, (seed, s)
