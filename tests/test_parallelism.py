@@ -172,7 +172,7 @@ def test_kv_transfer_by_hand():
     assert r.link_utilisation == pytest.approx(4 * kv / (r.prefill.gpus * 50e9 * eff))
 
 
-TIGHT = {**LONG, "rate": 2, "slo_itl_ms": 20}     # 8K-token prompts under a 20 ms ITL target
+TIGHT = {**LONG, "rate": 8, "slo_itl_ms": 20}     # 8K-token prompts under a 20 ms ITL target
 
 
 def test_split_wins_for_long_prompts_under_a_tight_itl_target():

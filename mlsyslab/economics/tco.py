@@ -215,7 +215,8 @@ _MAX_RATE_CACHE: dict = {}
 
 
 def _max_rate(dep, slo: SLO, kw) -> tuple[float, LoadResult]:
-    """The largest Poisson rate one replica sustains within the SLO (0 if none), and its load.
+    """The largest Poisson rate one replica sustains within the SLO sized with its margin
+    (`SLO.for_sizing`; 0 if none), and its load.
 
     A grid over (0, capacity), refined once around the last rate that meets the SLO (to 0.1% of
     capacity). Results are memoised per deployment, SLO and workload: cascades and sweeps ask
@@ -231,12 +232,13 @@ def _max_rate(dep, slo: SLO, kw) -> tuple[float, LoadResult]:
     if base.feasible:
         cap = float(base.capacity_rps)
         rates = cap * np.linspace(0.01, 0.99, 50)
-        ok = np.nonzero(slo.met(load(dep, rate=rates, **kw)))[0]
+        sizing = slo.for_sizing()          # every target with the stated margin (SIZING_MARGIN)
+        ok = np.nonzero(sizing.met(load(dep, rate=rates, **kw)))[0]
         if len(ok):
             lo = rates[ok[-1]]
             hi = rates[ok[-1] + 1] if ok[-1] + 1 < len(rates) else cap * 0.999
             fine = np.linspace(lo, hi, 21)
-            okf = np.nonzero(slo.met(load(dep, rate=fine, **kw)))[0]
+            okf = np.nonzero(sizing.met(load(dep, rate=fine, **kw)))[0]
             out = (float(fine[okf[-1]]) if len(okf) else float(lo)), base
     if len(_MAX_RATE_CACHE) > 512:
         _MAX_RATE_CACHE.clear()

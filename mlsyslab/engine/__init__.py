@@ -78,6 +78,7 @@ from .simulation import (
     simulate,
 )
 from .slo import (
+    SIZING_MARGIN,
     SLO,
 )
 from .speculative import (
@@ -138,6 +139,7 @@ __all__ = [
     "simulate",
     "SimulationResult",
     "SLO",
+    "SIZING_MARGIN",
     "speculative",
     "SpeculativeResult",
     "expected_tokens_per_round",

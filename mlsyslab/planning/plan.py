@@ -18,9 +18,9 @@ capacity (so ``r*`` is low by at most one grid step, about 3% of capacity), then
     replicas = ceil(rate / r*),   USD/hour = replicas x GPUs per replica x USD per GPU-hour
     USD per million tokens = USD/hour / (rate x (prompt + answer tokens) x 3600) x 1e6
 
-Each target is met with a margin (``SIZING_MARGIN``: sized to 90% of every target), the load
-model's accuracy against its simulation (mean ITL within about 8%, mean and p99 TTFT within about
-10% for a Poisson stream up to 80% of capacity); a test re-runs the best plans through the
+Each target is met with a margin (`SLO.for_sizing`: 90% of every target, ``SIZING_MARGIN``), the
+load model's accuracy against its simulation (mean ITL within about 8%, mean and p99 TTFT within
+about 10% for a Poisson stream up to 80% of capacity), as `mlsyslab.fleet` does; a test re-runs the best plans through the
 simulation (6,000 requests, three seeds) and finds every target met. The operating point (each replica at
 ``rate / replicas``) gives the latencies reported. All tp
 degrees and batch caps of one accelerator, precision and prefill budget are one vectorised call
@@ -54,7 +54,6 @@ from ..report import Report
 
 __all__ = ["Workload", "plan", "PlanResult", "ENGINES", "DEFAULT_PLAN_HARDWARE", "GRID"]
 
-SIZING_MARGIN = 0.90     # every SLO target met with 10% to spare (the load model's accuracy)
 GRID = 32
 """Fractions of a replica's capacity on which the largest rate within the SLO is searched."""
 DEFAULT_PLAN_HARDWARE = ("h100-sxm", "h200", "b200", "mi300x", "a100-80gb", "l40s")
@@ -350,8 +349,7 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
         raise ValueRangeError(f"max_batched_tokens must be whole numbers >= 1; got {max_batched_tokens!r}")
     lam = workload.rate
     frac = np.linspace(1.0 / GRID, 1.0 - 1.0 / GRID, GRID)
-    sizing = replace(slo, **{k: getattr(slo, k) * SIZING_MARGIN for k in ("ttft_ms", "itl_ms", "e2e_s")
-                             if getattr(slo, k) is not None})
+    sizing = slo.for_sizing()
     rows = []
     for (hw, w, kvp, dep, why), M in ((c, int(b)) for c in _candidates(m, keys, ws, kvs) for b in budgets):
         wl = dict(prompt_tokens=workload.prompt_tokens, output_tokens=workload.output_tokens,
