@@ -259,26 +259,26 @@ class ForwardPass:
     def kv_read_bytes(self, context):
         """KV (and state) bytes one decode token reads per GPU at ``context``."""
         c = np.asarray(context, dtype=float)
+        return (self.kv_per_layer_tok * self._attended(c)
+                + self.index_bytes * self.attn_layers * c + self.state_rw)
+
+    def _attended(self, c):
+        """(layer, context token) pairs one token attends to: full layers up to a sparse top-k,
+        sliding-window layers up to their window (the one place this rule is written)."""
         attended = np.minimum(c, self.topk) if self.topk else c
         windowed = np.minimum(c, self.window) if self.sliding else 0.0
-        per_layer = self.kv_per_layer_tok
-        return (per_layer * (self.full * attended + self.sliding * windowed)
-                + self.index_bytes * self.attn_layers * c + self.state_rw)
+        return self.full * attended + self.sliding * windowed
 
     def decode_flops(self, context):
         """Attention FLOPs of one decode token at ``context``, per GPU (before efficiency)."""
         c = np.asarray(context, dtype=float)
-        attended = np.minimum(c, self.topk) if self.topk else c
-        windowed = np.minimum(c, self.window) if self.sliding else 0.0
-        pairs = self.full * attended + self.sliding * windowed
+        pairs = self._attended(c)
         return (self.a_dec * pairs + self.index_flops * self.attn_layers * c + self.linear_flops) / self.tp
 
     def prefill_flops(self, context):
         """Attention FLOPs of one prompt token attending to ``context`` earlier ones, per GPU."""
         c = np.asarray(context, dtype=float)
-        attended = np.minimum(c, self.topk) if self.topk else c
-        windowed = np.minimum(c, self.window) if self.sliding else 0.0
-        pairs = self.full * attended + self.sliding * windowed
+        pairs = self._attended(c)
         return (self.a_pre * pairs + self.index_flops * self.attn_layers * c + self.linear_flops) / self.tp
 
     def attention(self, d, cd, p, cp):
