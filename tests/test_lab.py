@@ -37,7 +37,42 @@ def test_guesses_with_units_convert_and_unit_slips_are_named():
     assert not slip.within_2x and "looks right in s" in repr(slip)
     pct = reveal(60, 0.55, unit="")                            # a percentage for a fraction
     assert "fraction" in repr(pct)
-    assert "unit" not in repr(reveal(5, ml.Q_(55, "ms"), unit="ms"))   # just wrong, not a unit slip
+    assert "unit" not in repr(reveal(3, ml.Q_(55, "ms"), unit="ms"))   # just wrong, not a unit slip
+
+
+def test_discrete_answers_are_exact_and_signed_answers_judge_the_sign():
+    tp = reveal(1, 2, exact=True, what="tp")
+    assert tp.right is False and "too low by 1" in repr(tp) and "factor of 2" not in repr(tp)
+    assert reveal(2, 2, exact=True).right and "right" in repr(reveal(2, 2, exact=True))
+    assert reveal(1.5, 2, exact=True).problem and "2" not in repr(reveal(1.5, 2, exact=True)).split(":", 1)[1]
+    loss = reveal(0.2, -0.1, signed=True, what="saving")
+    assert loss.right is False and "wrong sign" in repr(loss)
+    zero = reveal(0, -0.1, signed=True)
+    assert zero.guess == 0 and "not zero" in repr(zero) and "-0.1" in repr(zero)
+    assert reveal(-0.12, -0.1, signed=True).right
+
+
+@pytest.mark.parametrize("guess", [0, -3, "0 ms", -0.5])
+def test_a_zero_or_negative_guess_of_a_positive_quantity_never_reveals(guess):
+    r = reveal(guess, ml.Q_(9.57, "ms"), unit="ms", what="ITL")
+    assert r.guess is None and r.problem and "positive" in repr(r) and "9.57" not in repr(r)
+
+
+def test_slips_of_form_get_their_own_hint():
+    scale = reveal(1_800, 18.0, what="cost ratio")
+    assert "scale" in repr(scale) and "percentage" not in repr(scale)
+    flipped = reveal(0.05, 18.0, what="cost ratio")
+    assert "Upside down" in repr(flipped)
+    pct = reveal(28, 0.278)
+    assert "percentage" in repr(pct)
+
+
+def test_an_answer_of_the_wrong_type_says_so_without_a_traceback():
+    import pandas as pd
+
+    r = reveal(3, pd.DataFrame({"x": [1, 2]}), what="Exercise 1")
+    assert r.problem and "DataFrame" in repr(r) and "not a number" in repr(r)
+    assert reveal(3, [1, 2]).problem and reveal(3, "fast").problem
 
 
 def test_choose_forgives_case_and_spacing_and_hides_the_answer():

@@ -5,6 +5,11 @@
   A guess may be a number, a quantity or a string with a unit (``"50 ms"``); one left as
   ``...`` gets a request to predict first, and the answer is never shown before a guess.
 - `choose` does the same for a categorical prediction (one of a few options).
+- `predicted` is the prediction gate: ``if predicted(my_guess): ...`` shows what follows (a
+  table, a figure, a sentence that states the answer) only once the guess is written, and
+  otherwise says what is held back. Computing cells keep their results in variables; what
+  states an answer is shown after its reveal, behind the gate. ``make test`` runs every student
+  copy with blank predictions and fails if any output before a reveal contains its answer.
 - `explore` builds an ipywidgets explorer around a plotting function. Without a live
   widget front end (``MLSYSLAB_STATIC=1``, set by ``make test``, ``make run`` and the site
   build) it draws one static figure at the default values instead.
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pint
 
-__all__ = ["reveal", "Reveal", "choose", "Choice", "explore", "is_dropdown", "say", "fmt", "table", "static_mode"]
+__all__ = ["reveal", "Reveal", "choose", "Choice", "predicted", "explore", "is_dropdown", "say", "fmt", "table", "static_mode"]
 
 
 def static_mode() -> bool:
@@ -66,7 +71,13 @@ def escape_dollars(text: str) -> str:
 
 @dataclass(frozen=True)
 class Reveal:
-    """A guess set beside the computed answer (or a request to predict first, with no answer)."""
+    """A guess set beside the computed answer (or a request to predict first, with no answer).
+
+    How the guess is judged depends on the answer's kind: ``exact`` (a whole number such as a
+    tensor-parallel degree or a count: right or wrong, and by how much); ``signed`` (an answer
+    that may be negative, such as a saving: the sign is judged first, zero is a valid guess);
+    otherwise a positive quantity, judged by the factor between guess and answer.
+    """
 
     what: str
     guess: float | None
@@ -74,6 +85,8 @@ class Reveal:
     unit: str
     hint: str
     problem: str | None = None      # why the guess could not be compared (the answer stays hidden)
+    exact: bool = False
+    signed: bool = False
 
     @property
     def ratio(self) -> float | None:
@@ -86,12 +99,23 @@ class Reveal:
         r = self.ratio
         return None if r is None else bool(0.5 <= r <= 2.0)
 
+    @property
+    def right(self) -> bool | None:
+        """Whether the guess counts as close: equal for an exact answer, else within a factor of 2."""
+        if self.guess is None:
+            return None
+        if self.exact:
+            return bool(self.guess == self.computed)
+        if self.signed and self.computed == 0:
+            return bool(self.guess == 0)
+        return self.within_2x
+
     def _unit_slip(self) -> str | None:
         """If the guess is right in another unit of the same kind, say so."""
         if self.ratio is None or self.ratio <= 0:
             return None
         if not self.unit:
-            if 0.5 <= self.ratio / 100 <= 2.0:
+            if 0 < abs(self.computed) <= 1 and 0.5 <= self.ratio / 100 <= 2.0:
                 return "it looks like a percentage: the answer is asked as a fraction (0.5 means 50%)"
             return None
         from ..units import registry
@@ -113,6 +137,41 @@ class Reveal:
                         f"(write \"{fmt(self.guess)} {other}\" to let it convert)")
         return None
 
+    def _slip(self) -> str | None:
+        """A slip of form rather than physics: another unit, a percentage, an inverted ratio, a power of ten."""
+        unit = self._unit_slip()
+        if unit:
+            return f"The unit, not the physics: {unit}."
+        r = self.ratio
+        if r is None or r <= 0 or self.exact:
+            return None
+        if not self.unit and abs(self.computed) > 1.5 and 0.5 <= self.guess * self.computed <= 2.0:
+            return ("Upside down? Your number is close to one over the answer: check which quantity the "
+                    "question puts on top of the ratio.")
+        k = round(np.log10(r))
+        if abs(k) >= 1 and 0.8 <= r / 10.0 ** k <= 1.25:
+            return (f"The scale, not the physics: your number is about 10^{k:+d} times the answer, so the "
+                    f"digits are close; check a thousand against a million, or a unit prefix.")
+        return None
+
+    def _verdict(self) -> str:
+        r = self.ratio
+        if self.exact:
+            diff = self.guess - self.computed
+            if diff == 0:
+                return "right"
+            return f"{'too high' if diff > 0 else 'too low'} by {fmt(abs(diff))}"
+        if self.signed:
+            if self.computed == 0:
+                return "right" if self.guess == 0 else "the answer is no change at all"
+            if self.guess == 0:
+                return f"the answer is not zero: it is {'a gain' if self.computed > 0 else 'a loss'}"
+            if r < 0:
+                return "the wrong sign"
+        if self.within_2x:
+            return f"within a factor of 2 (your guess is {fmt(r, digits=2)}x the answer)"
+        return f"{fmt(r, digits=2)}x too high" if r > 1 else f"{fmt(1 / r, digits=2)}x too low"
+
     def _text(self, bold: str = "") -> str:
         b = bold
         unit = self.unit or "the units asked"
@@ -123,23 +182,14 @@ class Reveal:
                     f"{unit} (or a quantity such as `\"50 ms\"`), run that cell, then run this one. "
                     f"The answer appears once you have predicted.")
         answer = f"{b}{fmt(self.computed, self.unit)}{b}"
-        r = self.ratio
-        if r is None or not np.isfinite(r) or r <= 0:
-            verdict = "cannot be compared (zero or negative)"
-        elif self.within_2x:
-            verdict = f"within a factor of 2 (your guess is {fmt(r, digits=2)}x the answer)"
-        elif r > 1:
-            verdict = f"{fmt(r, digits=2)}x too high"
-        else:
-            verdict = f"{fmt(1 / r, digits=2)}x too low"
-        line = f"{self.what}: you guessed {fmt(self.guess, self.unit)}, the model computes {answer}: {verdict}."
-        slip = None if self.within_2x else self._unit_slip()
-        if slip:
-            line += f" The unit, not the physics: {slip}."
-        if self.hint and not self.within_2x:
-            line += f" Hint: {self.hint}"
-        elif self.hint:
-            line += f" Why: {self.hint}"
+        line = (f"{self.what}: you guessed {fmt(self.guess, self.unit)}, the model computes {answer}: "
+                f"{self._verdict()}.")
+        if not self.right:
+            slip = self._slip()
+            if slip:
+                line += f" {slip}"
+        if self.hint:
+            line += f" {'Why' if self.right else 'Hint'}: {self.hint}"
         return line
 
     def __repr__(self) -> str:
@@ -160,38 +210,63 @@ def _magnitude_in(value, unit: str):
         if value.unitless and unit:
             return float(value.magnitude)
         return float(value.to(unit).magnitude) if unit else float(value.to("").magnitude)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(type(value).__name__)
     return float(value)
 
 
-def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: str = "") -> Reveal:
+_GUESS_ERRORS = (TypeError, ValueError, AttributeError, pint.UndefinedUnitError, pint.DimensionalityError,
+                 pint.errors.DefinitionSyntaxError)
+
+
+def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: str = "",
+           exact: bool = False, signed: bool = False) -> Reveal:
     """Compare a guess with the computed answer; the answer is never shown before a guess.
 
     ``guess`` is a number in ``unit``, a quantity, or a string such as ``"50 ms"`` (converted to
-    ``unit``); ``computed`` a quantity or a number in ``unit``. A guess left as ``...`` gets a
-    request to predict first, and a guess that is not a number says why; neither shows the
-    answer, and neither raises. When a wrong guess is right in another unit, it says so.
+    ``unit``); ``computed`` a quantity or a number in ``unit``. ``exact=True`` for a whole-number
+    answer (a count, a parallel degree), judged right or wrong; ``signed=True`` where the answer
+    may be negative (a saving that may be a loss), so zero and negative guesses are compared by
+    sign. Otherwise the answer is a positive quantity and a zero or negative guess is refused.
+
+    Nothing that could give the answer away is shown without a usable guess: a guess left as
+    ``...`` gets a request to predict first; a guess that is not a number, is not finite, or is
+    zero or negative for a positive quantity says why; an answer still to compute (an exercise)
+    or of the wrong type says so. None of them raises. When a wrong guess is right in another
+    unit, as a percentage, upside down or at another power of ten, the line says so.
     Returns a `Reveal` that displays as one Markdown line.
     """
-    if guess is Ellipsis or guess is None:
-        comp = float("nan") if computed is Ellipsis or computed is None else _magnitude_in(computed, unit)
-        return Reveal(what, None, comp, unit, hint)
+    def hidden(problem=None, comp=float("nan")):
+        return Reveal(what, None, comp, unit, hint, problem, exact, signed)
+
     if computed is Ellipsis or computed is None:       # an exercise whose answer is still to compute
-        return Reveal(what, None, float("nan"), unit, hint,
-                      problem="compute the answer in the cell above first, then run this one")
-    comp = _magnitude_in(computed, unit)
+        if guess is Ellipsis or guess is None:
+            return hidden()
+        return hidden("compute the answer in the cell above first, then run this one")
+    try:
+        comp = _magnitude_in(computed, unit)
+    except _GUESS_ERRORS:
+        kind = f"a number in {unit}" if unit else "a number"
+        return hidden(f"the computed answer is a {type(computed).__name__}, not {kind}: the exercise asks "
+                      f"for one number (check the cell above)")
+    if guess is Ellipsis or guess is None:
+        return hidden(comp=comp)
     try:
         g = _magnitude_in(guess, unit)
-    except (TypeError, ValueError, AttributeError, pint.UndefinedUnitError, pint.DimensionalityError,
-            pint.errors.DefinitionSyntaxError):
+    except _GUESS_ERRORS:
         kind = f"a number in {unit}" if unit else "a number"
         example = f"`50` or `\"50 {unit}\"`" if unit else "`0.5`"
-        return Reveal(what, None, comp, unit, hint,
-                      problem=f"your guess {guess!r} is not {kind}: write it as {example}")
+        return hidden(f"your guess {guess!r} is not {kind}: write it as {example}", comp)
     if not np.isfinite(g):
-        return Reveal(what, None, comp, unit, hint, problem=f"your guess {guess!r} is not a finite number")
-    return Reveal(what, g, comp, unit, hint)
+        return hidden(f"your guess {guess!r} is not a finite number", comp)
+    if g <= 0 and not signed:
+        return hidden(f"your guess {fmt(g)} is not positive, and the answer is a positive quantity: "
+                      f"write a number above zero", comp)
+    if exact and g != round(g):
+        return hidden(f"your guess {fmt(g)} is not a whole number, and the answer is one", comp)
+    return Reveal(what, g, comp, unit, hint, None, exact, signed)
 
 
 @dataclass(frozen=True)
@@ -251,6 +326,31 @@ def choose(guess, answer, *, options, what: str = "Prediction", hint: str = "") 
         return Choice(what, None, str(answer), options, hint,
                       problem=f"{guess!r} is not one of " + ", ".join(f"`{o}`" for o in options))
     return Choice(what, match[0], str(answer), options, hint)
+
+
+def _made(guess) -> bool:
+    return guess is not Ellipsis and guess is not None
+
+
+def predicted(*guesses, what: str = "the results that give the answer away") -> bool:
+    """The prediction gate: True once every guess is written (anything but ``...`` or None).
+
+    Use it for what would show an answer before the student has committed to a guess::
+
+        display(reveal(my_ttft_ms, r.ttft, unit="ms", what="TTFT"))
+        if predicted(my_ttft_ms):
+            print(r)
+
+    While a guess is missing it displays one line saying what is held back and returns False, so
+    "Run All" on a blank notebook never prints the answer. It never raises.
+    """
+    if all(_made(g) for g in guesses):
+        return True
+    import IPython.display
+
+    IPython.display.display(IPython.display.Markdown(
+        f"🔒 *Held back until you predict:* {what}. Write your guess above, run its cell, then run this one."))
+    return False
 
 
 def is_dropdown(spec) -> bool:
