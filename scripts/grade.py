@@ -4,20 +4,30 @@
 
     dir/<student>/<lab>.ipynb             (or dir/<student>/<lab>/<lab>.ipynb, nbgrader's layout)
 
+A submission may be what the student has: the copy they worked in (``my-labs/<lab>.ipynb``, made
+from ``labs/``) or the nbgrader release copy. A working copy carries no grading metadata, so its
+answer cells are matched to the release copy's by their cell ids (the ids ``make labs`` and
+``make assignments`` both keep from ``solutions/``) and graded there; a notebook none of whose
+answer cells match is refused with a message naming what to submit, and one whose answers are
+the reference solution's word for word is graded and flagged.
+
 and writes, beside the course (``course/`` unless ``--course``):
 
     grades/grades.csv                     one row per student, lab and graded cell
     grades/totals.csv                     one row per student and lab (``problem`` says why a
                                           submission could not be graded: empty, corrupt, not
                                           a notebook; it scores 0 and the rest are graded)
-    grades/feedback/<student>/<lab>.html  the student's notebook as graded, with every test's output
+    grades/feedback/<student>/<lab>.html  the student's notebook as graded: each check's points and
+                                          its message (passed, or why not), never the hidden
+                                          test or the reference code
 
 Each submission runs top to bottom in a fresh kernel with nbgrader (``nbgrader autograde``): a
 cell that raises is recorded as failing and the cells after it still run, so a broken notebook
 is graded rather than lost. Test cells are restored from the source version first, so a student
 cannot edit them, and hidden tests are put back. Written answers are left for a person:
-``needs_manual_grade`` is true on their rows until someone grades them in nbgrader's formgrader
-(then run this again to refresh the table).
+``needs_manual_grade`` is true on their rows until someone grades them in nbgrader's formgrader.
+Points given by hand there are kept: running this again re-runs the autograded cells and reports
+the manual points (a manual score overrides the autograder's on that cell, as in nbgrader).
 
 Usage: python scripts/grade.py SUBMISSIONS [--course DIR] [--out DIR]
 """
@@ -35,7 +45,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from assignments import build, nbgrader  # noqa: E402
 
-FIELDS = ["student", "lab", "cell", "kind", "score", "max_score", "needs_manual_grade"]
+FIELDS = ["student", "lab", "cell", "kind", "score", "max_score", "needs_manual_grade", "graded_by"]
+SUBMIT_HINT = ("submit the notebook you worked in (my-labs/{lab}.ipynb, or the release copy course/release/{lab}/"
+               "{lab}.ipynb), saved from JupyterLab")
 
 
 def _kind(grade_id: str) -> str:
@@ -71,6 +83,55 @@ def unreadable(path: Path) -> str | None:
     return None
 
 
+def _answer_cells(nb) -> list:
+    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def as_release(nb, lab: str, course: Path):
+    """A submission as nbgrader grades it: ``(notebook, problem, note)``.
+
+    A notebook with nbgrader's cell metadata (a release or source copy) is graded as it is. A
+    student's working copy has none: each answer cell of the release copy takes the source of the
+    submitted cell with the same id. With no such cell, ``problem`` says what to submit."""
+    import nbformat
+
+    if any(c.metadata.get("nbgrader") for c in nb.cells):
+        return nb, None, None
+    release = nbformat.read(course / "release" / lab / f"{lab}.ipynb", as_version=4)
+    submitted = {c.get("id"): c for c in nb.cells}
+    answers = _answer_cells(release)
+    matched = 0
+    for cell in answers:
+        mine = submitted.get(cell.get("id"))
+        if mine is not None and mine.cell_type == cell.cell_type:
+            cell.source = mine.source
+            matched += 1
+    if not matched:
+        return None, (f"this is not a copy of {lab}: none of its cells is one of the lab's {len(answers)} answer "
+                      f"cells (matched by cell id); " + SUBMIT_HINT.format(lab=lab)), None
+    note = None
+    if matched < len(answers):
+        note = f"{len(answers) - matched} of {len(answers)} answer cells were missing and graded as blank"
+    return release, None, note
+
+
+def _reference_copy(nb, course: Path, lab: str) -> bool:
+    """Whether every exercise's answer cell holds the reference solution, word for word."""
+    import re
+
+    import nbformat
+
+    source = nbformat.read(course / "source" / lab / f"{lab}.ipynb", as_version=4)
+    submitted = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    refs = {}
+    for c in _answer_cells(source):
+        grade_id = c.metadata["nbgrader"]["grade_id"]
+        m = re.search(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", c.source, re.S)
+        if grade_id.endswith("-answer") and m:
+            refs[grade_id] = m.group(1).strip()
+    return bool(refs) and all(ref in submitted.get(g, "") for g, ref in refs.items())
+
+
 def collect(submissions: Path, course: Path, labs: set[str],
             problems: list[dict] | None = None) -> dict[str, set[str]]:
     """Copy every student's notebooks into the course's ``submitted/`` folder; lab -> students.
@@ -89,15 +150,24 @@ def collect(submissions: Path, course: Path, labs: set[str],
             if lab not in labs:
                 print(f"skipping {nb}: no lab is called {lab!r} (labs: {', '.join(sorted(labs))})", file=sys.stderr)
                 continue
+            import nbformat
+
             why = unreadable(nb)
+            graded = note = None
+            if not why:
+                graded, why, note = as_release(nbformat.read(nb, as_version=4), lab, course)
             if why:
                 print(f"cannot grade {nb}: {why}", file=sys.stderr)
                 if problems is not None:
                     problems.append({"student": student.name, "lab": lab, "problem": why})
                 continue
+            if problems is not None and _reference_copy(graded, course, lab):
+                note = "every exercise's answer cell contains the reference solution, word for word"
+            if note and problems is not None:
+                problems.append({"student": student.name, "lab": lab, "problem": note, "graded": True})
             dst = course / "submitted" / student.name / lab / f"{lab}.ipynb"
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(nb, dst)
+            nbformat.write(graded, dst)
             found.setdefault(lab, set()).add(student.name)
     return found
 
@@ -117,7 +187,6 @@ def grade(submissions: Path, course: Path, out: Path) -> list[dict]:
     found = collect(submissions, course, labs, problems)
     for lab in sorted(found):        # every student of a lab in one nbgrader run
         nbgrader(course, "autograde", lab, "--create", "--force")
-        nbgrader(course, "generate_feedback", lab, "--force")
 
     rows = []
     with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:
@@ -127,8 +196,7 @@ def grade(submissions: Path, course: Path, out: Path) -> list[dict]:
                 sub = gb.find_submission_notebook(lab, lab, student)
                 for g in sorted(sub.grades, key=lambda g: order.get(g.name, len(order))):
                     rows.append({"student": student, "lab": lab, "cell": g.name, "kind": _kind(g.name),
-                                 "score": None if g.needs_manual_grade else g.score,
-                                 "max_score": g.max_score, "needs_manual_grade": bool(g.needs_manual_grade)})
+                                 **_score(g), "max_score": g.max_score})
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=FIELDS)
@@ -144,6 +212,9 @@ def grade(submissions: Path, course: Path, out: Path) -> list[dict]:
         else:
             t["score"] += r["score"]
     for prob in problems:       # an ungradable submission scores 0 of the lab's points, and says why
+        if prob.get("graded"):  # graded, with a note for the instructor
+            totals[(prob["student"], prob["lab"])]["problem"] = prob["problem"]
+            continue
         if (prob["student"], prob["lab"]) not in totals:
             max_score = _lab_points(course, prob["lab"])
             totals[(prob["student"], prob["lab"])] = {"student": prob["student"], "lab": prob["lab"], "score": 0.0,
@@ -154,14 +225,19 @@ def grade(submissions: Path, course: Path, out: Path) -> list[dict]:
                                            "problem"])
         w.writeheader()
         w.writerows({"problem": "", **t} for t in totals.values())
+    by_cell = {(r["student"], r["lab"], r["cell"]): r for r in rows}
     for lab, students in found.items():
         for student in students:
-            html = course / "feedback" / student / lab / f"{lab}.html"
-            if html.exists():
+            graded = course / "autograded" / student / lab / f"{lab}.ipynb"
+            if graded.exists():
                 dst = out / "feedback" / student / f"{lab}.html"
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(html, dst)
+                dst.write_text(feedback_html(graded, {c: r for (s_, l_, c), r in by_cell.items()
+                                                      if s_ == student and l_ == lab}, lab),
+                               encoding="utf-8")
     for prob in problems:           # the student still gets feedback: what was wrong with the file
+        if prob.get("graded"):
+            continue
         import html as _html
 
         dst = out / "feedback" / prob["student"] / f"{prob['lab']}.html"
@@ -171,6 +247,54 @@ def grade(submissions: Path, course: Path, out: Path) -> list[dict]:
                        f"<p>Submit the notebook as saved by JupyterLab (File, Save Notebook), not a copy or an "
                        f"export.</p>\n", encoding="utf-8")
     return rows
+
+
+def _score(g) -> dict:
+    """A graded cell's score and who gave it: a grader's points override the autograder's."""
+    if g.manual_score is not None:
+        return {"score": g.manual_score, "needs_manual_grade": False, "graded_by": "hand"}
+    if g.auto_score is None:
+        return {"score": None, "needs_manual_grade": True, "graded_by": ""}
+    return {"score": g.auto_score, "needs_manual_grade": False, "graded_by": "autograder"}
+
+
+HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def feedback_html(graded: Path, scores: dict[str, dict], lab: str) -> str:
+    """The graded notebook as a page for the student: each check's points and message.
+
+    A test cell shows its visible lines and one line of outcome (passed, or the assertion's
+    message); the hidden checks, which recompute the reference solution, and any traceback
+    through them are never shown."""
+    import re
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(graded, as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        row = scores.get(grade_id)
+        if not meta.get("grade") or row is None:
+            continue
+        points = (f"{row['score']:g} of {row['max_score']:g} points" if row["score"] is not None
+                  else f"{row['max_score']:g} points, awaiting a grader")
+        if cell.cell_type == "code" and not meta.get("solution"):
+            cell.source = re.sub(re.escape(HIDDEN[0]) + r".*?" + re.escape(HIDDEN[1]),
+                                 "# (hidden checks against the reference solution)", cell.source, flags=re.S)
+            errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+            if errors:
+                message = f"✘ not passed ({points}): {errors[0].ename}: {errors[0].evalue}"
+            else:
+                message = f"✔ passed ({points})"
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=message + "\n")]
+        else:
+            cell.source += f"\n\n*[{points}]*" if cell.cell_type == "markdown" else f"\n# [{points}]"
+    nb.metadata["title"] = f"{lab}: feedback"
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    return body
 
 
 def _lab_points(course: Path, lab: str) -> float:
