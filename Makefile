@@ -1,5 +1,5 @@
 # mlsyslab: two commands on a fresh machine.
-#   make lab    install what is needed, open JupyterLab on labs/
+#   make lab    install what is needed, open JupyterLab on your copies of the labs (my-labs/)
 #   make test   install what is needed, run every test (package and notebooks)
 # Everything else is optional.
 
@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: lab test explorers run bench calibrate labs solutions assignments grade reference lint site preview clean help
 
 help:
-	@echo "make lab        open JupyterLab on the student labs (installs on first use)"
+	@echo "make lab        open JupyterLab on your own copies of the labs in my-labs/ (installs on first use)"
 	@echo "make test       run every test: package, CLI, notebooks, explorers, site checks"
 	@echo "make explorers  move every explorer control in every lab and check each figure draws"
 	@echo "make run        headless: CLI examples and every solution notebook end to end"
@@ -31,11 +31,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Jupyter refuses to start as root unless told; containers and CI machines often run as root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# your own copies live in my-labs/ (made from labs/ on first use, never overwritten by any target)
 lab: $(STAMP)
-	MLSYSLAB_STATIC=0 $(BIN)/jupyter lab $(ROOT_FLAG) labs/
+	$(BIN)/python scripts/student_lab.py
 
 NBVAL := MLSYSLAB_STATIC=1 $(BIN)/python -m pytest -p no:cacheprovider --nbval-current-env
 

@@ -12,6 +12,10 @@ text, so the site renders the solved notebook as a clean worked tutorial. For ea
   student sees first in JupyterLab;
 - outputs and execution counts are cleared; the kernelspec is normalised to python3.
 
+labs/ is generated and tested; students work in my-labs/ (`make lab` copies each lab there once,
+and no target overwrites it). If a notebook in labs/ holds someone's work (it has outputs or
+execution counts), it is saved into my-labs/ before labs/ is regenerated, never lost.
+
 Usage: python scripts/make_labs.py [--check]   (--check: exit 1 if labs/ is out of date)
 """
 
@@ -86,6 +90,29 @@ def render(nb) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def _holds_work(path: Path) -> bool:
+    """Whether a notebook in labs/ has been run and saved (outputs or execution counts)."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable: keep it rather than guess
+        return True
+    return any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells)
+
+
+def save_work(dst: Path) -> Path:
+    """Move a labs/ notebook that holds work into my-labs/, under a name that takes nothing's place."""
+    import shutil
+    import time
+
+    work = ROOT / "my-labs"
+    work.mkdir(exist_ok=True)
+    target = work / dst.name
+    if target.exists():
+        target = work / f"{dst.stem}.from-labs-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
+    shutil.copyfile(dst, target)
+    return target
+
+
 def main(check: bool = False) -> int:
     stale = []
     (ROOT / "labs").mkdir(exist_ok=True)
@@ -96,12 +123,17 @@ def main(check: bool = False) -> int:
             if not dst.exists() or dst.read_text(encoding="utf-8") != text:
                 stale.append(dst.name)
         else:
+            if dst.exists() and dst.read_text(encoding="utf-8") != text and _holds_work(dst):
+                kept = save_work(dst)
+                print(f"labs/{dst.name} held work: saved as {kept.relative_to(ROOT)} before regenerating")
             dst.write_text(text, encoding="utf-8")
             print(f"labs/{dst.name} <- solutions/{src.name}")
     extra = {p.name for p in (ROOT / "labs").glob("*.ipynb")} - {p.name for p in (ROOT / "solutions").glob("*.ipynb")}
     stale += sorted(f"{n} (no solution)" for n in extra)
     if stale:
-        print("labs/ is out of date with solutions/: " + ", ".join(stale) + "; run `make labs`")
+        print("labs/ is out of date with solutions/: " + ", ".join(stale) + "; run `make labs` (it regenerates "
+              "labs/; a notebook there that holds work is saved into my-labs/ first, and my-labs/, where "
+              "`make lab` puts your own copies, is never overwritten)")
         return 1
     return 0
 
