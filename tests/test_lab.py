@@ -44,6 +44,7 @@ def test_discrete_answers_are_exact_and_signed_answers_judge_the_sign():
     tp = reveal(1, 2, exact=True, what="tp")
     assert tp.right is False and "too low by 1" in repr(tp) and "factor of 2" not in repr(tp)
     assert reveal(2, 2, exact=True).right and "right" in repr(reveal(2, 2, exact=True))
+    assert "computes 13: too high by 17" in repr(reveal(30, 13, exact=True))
     assert reveal(1.5, 2, exact=True).problem and "2" not in repr(reveal(1.5, 2, exact=True)).split(":", 1)[1]
     loss = reveal(0.2, -0.1, signed=True, what="saving")
     assert loss.right is False and "wrong sign" in repr(loss)

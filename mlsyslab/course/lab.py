@@ -154,13 +154,19 @@ class Reveal:
                     f"digits are close; check a thousand against a million, or a unit prefix.")
         return None
 
+    def _show(self, x: float) -> str:
+        """A number as the answer is written: whole numbers as whole numbers."""
+        if self.exact and float(x).is_integer():
+            return f"{int(x):,} {self.unit}".strip()
+        return fmt(x, self.unit)
+
     def _verdict(self) -> str:
         r = self.ratio
         if self.exact:
             diff = self.guess - self.computed
             if diff == 0:
                 return "right"
-            return f"{'too high' if diff > 0 else 'too low'} by {fmt(abs(diff))}"
+            return f"{'too high' if diff > 0 else 'too low'} by {self._show(abs(diff))}"
         if self.signed:
             if self.computed == 0:
                 return "right" if self.guess == 0 else "the answer is no change at all"
@@ -181,8 +187,8 @@ class Reveal:
             return (f"✍️ {self.what}: write your prediction first. Replace the `...` with a number in "
                     f"{unit} (or a quantity such as `\"50 ms\"`), run that cell, then run this one. "
                     f"The answer appears once you have predicted.")
-        answer = f"{b}{fmt(self.computed, self.unit)}{b}"
-        line = (f"{self.what}: you guessed {fmt(self.guess, self.unit)}, the model computes {answer}: "
+        answer = f"{b}{self._show(self.computed)}{b}"
+        line = (f"{self.what}: you guessed {self._show(self.guess)}, the model computes {answer}: "
                 f"{self._verdict()}.")
         if not self.right:
             slip = self._slip()
