@@ -40,7 +40,7 @@ from mlsyslab.course.grading import DEFAULT_REL_TOLERANCE
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from make_labs import ASSIGN, derived_notebook, kept_cells  # noqa: E402
+from make_labs import ASSIGN, WRITTEN_PROMPT, derived_notebook, kept_cells  # noqa: E402
 
 PREDICTION_POINTS = 1
 EXERCISE_POINTS = 3
@@ -53,7 +53,7 @@ c.CourseDirectory.course_id = "mlsyslab"
 c.CourseDirectory.root = {root!r}
 c.CourseDirectory.db_url = "sqlite:///" + {db!r}
 c.ClearSolutions.code_stub = {{"python": "# YOUR ANSWER HERE"}}
-c.ClearSolutions.text_stub = "*Write your answer here.*"
+c.ClearSolutions.text_stub = {written!r}
 c.Execute.timeout = 300          # seconds per cell: a lab cell takes seconds
 c.Execute.interrupt_on_timeout = True
 c.ExecutePreprocessor.kernel_name = "python3"
@@ -177,7 +177,7 @@ def build(course: Path, labs: list[str] | None = None) -> list[str]:
     course = course.resolve()
     course.mkdir(parents=True, exist_ok=True)
     (course / "nbgrader_config.py").write_text(
-        CONFIG.format(root=str(course), db=str(course / "gradebook.db")), encoding="utf-8")
+        CONFIG.format(root=str(course), db=str(course / "gradebook.db"), written=WRITTEN_PROMPT), encoding="utf-8")
     built = []
     for src in sorted((ROOT / "solutions").glob("*.ipynb")):
         lab = src.stem

@@ -29,6 +29,9 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
+WRITTEN_PROMPT = ("**Your explanation.** *Write your answer here: the mechanism behind the number you computed, in "
+                  "two or three sentences, with the numbers from this notebook that support it.*")
+"""What a student sees where a worked answer was (the rubric grades the mechanism and its numbers)."""
 
 
 def _blank_code(body: str) -> str:
@@ -80,7 +83,7 @@ def student_version(nb):
             c.outputs = []
             c.execution_count = None
         elif c.cell_type == "markdown" and "solution" in tags:
-            c.source = "*Write your answer here.*"
+            c.source = WRITTEN_PROMPT
         out.cells.append(c)
     nbformat.validator.normalize(out)
     return out

@@ -101,3 +101,9 @@ def test_bad_input():
         break_even_calls(write=1.0, read=1.0)
     with pytest.raises(ml.UnitError):
         ttl_fit("openai", rate_per_s="3 GB")
+
+
+def test_a_request_of_no_tokens_is_refused_and_a_free_one_has_no_nan():
+    with pytest.raises(ml.ValueRangeError, match="at least one token"):
+        request_cost(0, 0, 0)
+    assert request_cost(0, 500, 0, read=0.0)["output_share"] == 0.0              # a free request: no NaN

@@ -149,7 +149,7 @@ class Reveal:
             return ("Upside down? Your number is close to one over the answer: check which quantity the "
                     "question puts on top of the ratio.")
         k = round(np.log10(r))
-        if abs(k) >= 1 and 0.8 <= r / 10.0 ** k <= 1.25:
+        if abs(k) >= 1 and 0.9 <= r / 10.0 ** k <= 1.12:
             return (f"The scale, not the physics: your number is about 10^{k:+d} times the answer, so the "
                     f"digits are close; check a thousand against a million, or a unit prefix.")
         return None

@@ -128,15 +128,23 @@ def break_even_calls(provider="anthropic-5m", *, write: float | None = None,
 @checked("uncached_tokens", "cached_tokens", "read", "output_ratio", output_tokens=Param("real", "token", low=0, high=1e12), input_price=Param("real", "", low=0, low_open=True, high=1e6))
 def request_cost(uncached_tokens, cached_tokens=0, output_tokens=0, *, input_price: float = 1.0,
                  read: float = 0.1, output_ratio: float = 5.0) -> dict:
-    """Cost of one request split into uncached input, cached input and output (``input_price`` per token)."""
+    """Cost of one request split into uncached input, cached input and output (``input_price`` per token).
+
+    ``total = input_price * (uncached + read * cached + output_ratio * output)``; ``output_share``
+    is the output's part of it. A request has at least one token (a request of none has no
+    cost to split, and is refused).
+    """
     u = magnitude(uncached_tokens, "token", "uncached_tokens", minimum=0)
     c = magnitude(cached_tokens, "token", "cached_tokens", minimum=0)
     o = magnitude(output_tokens, "token", "output_tokens", minimum=0)
     parts = {"uncached input": u * input_price, "cached input": c * input_price * read,
              "output": o * input_price * output_ratio}
+    if np.any(np.asarray(u) + np.asarray(c) + np.asarray(o) <= 0):
+        raise ValueRangeError("a request needs at least one token (uncached, cached or output); got none")
     total = sum(parts.values())
-    return {**parts, "total": total,
-            "output_share": parts["output"] / total if np.all(total) else np.nan}
+    t = np.asarray(total, dtype=float)
+    share = np.divide(parts["output"], t, out=np.zeros_like(t), where=t > 0)   # free (cached at 0x): no share
+    return {**parts, "total": total, "output_share": share if share.ndim else float(share)}
 
 
 @dataclass(frozen=True)
