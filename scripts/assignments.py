@@ -178,11 +178,14 @@ def build(course: Path, labs: list[str] | None = None) -> list[str]:
     course.mkdir(parents=True, exist_ok=True)
     (course / "nbgrader_config.py").write_text(
         CONFIG.format(root=str(course), db=str(course / "gradebook.db"), written=WRITTEN_PROMPT), encoding="utf-8")
+    from mlsyslab.progress import bar
+
     built = []
-    for src in sorted((ROOT / "solutions").glob("*.ipynb")):
+    sources = [p for p in sorted((ROOT / "solutions").glob("*.ipynb")) if not labs or p.stem in labs]
+    pbar = bar(len(sources), "assignments", "lab")
+    for src in sources:
         lab = src.stem
-        if labs and lab not in labs:
-            continue
+        pbar.set_postfix_str(lab)
         nb, rubric = source_version(nbformat.read(src, as_version=4), lab)
         (course / "source" / lab).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, course / "source" / lab / f"{lab}.ipynb")
@@ -190,7 +193,9 @@ def build(course: Path, labs: list[str] | None = None) -> list[str]:
         (course / "rubrics" / f"{lab}.md").write_text(rubric, encoding="utf-8")
         nbgrader(course, "generate_assignment", lab, "--force", "--create")
         built.append(lab)
-        print(f"course/release/{lab}/{lab}.ipynb <- solutions/{src.name}")
+        pbar.update(1)
+        pbar.write(f"course/release/{lab}/{lab}.ipynb <- solutions/{src.name}")
+    pbar.close()
     return built
 
 

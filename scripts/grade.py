@@ -185,8 +185,13 @@ def grade(submissions: Path, course: Path, out: Path) -> list[dict]:
         shutil.rmtree(course / "submitted")
     problems: list[dict] = []
     found = collect(submissions, course, labs, problems)
-    for lab in sorted(found):        # every student of a lab in one nbgrader run
-        nbgrader(course, "autograde", lab, "--create", "--force")
+    from mlsyslab.progress import bar
+
+    with bar(len(found), "grading", "lab") as pbar:
+        for lab in sorted(found):        # every student of a lab in one nbgrader run
+            pbar.set_postfix_str(f"{lab}: {len(found[lab])} student(s)")
+            nbgrader(course, "autograde", lab, "--create", "--force")
+            pbar.update(1)
 
     rows = []
     with Gradebook("sqlite:///" + str(course / "gradebook.db")) as gb:

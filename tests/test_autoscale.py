@@ -76,7 +76,7 @@ def test_a_trace_from_csv_and_its_errors(tmp_path):
     (tmp_path / "bad.csv").write_text("minute,qps\n0,1\n")
     with pytest.raises(ml.ValueRangeError, match="rate"):
         ml.read_trace(tmp_path / "bad.csv")
-    with pytest.raises(ml.ValueRangeError, match="trace must be"):
+    with pytest.raises(ml.ValueRangeError, match="a trace is a DataFrame"):
         ml.autoscale(DEP, [1, 2, 3], slo=SLO)
 
 
@@ -93,3 +93,14 @@ def test_a_bad_trace_file_gets_one_clear_line(tmp_path, content, message):
         path.write_bytes(content)
     with pytest.raises(ml.ValueRangeError, match=re.escape(message)):
         ml.read_trace(path)
+
+
+@pytest.mark.parametrize("rates, message", [([], "no rows"), ([1.0, float("nan"), 2.0], "not a number"),
+                                            ([1.0, -1.0], "finite and >= 0"), ([1.0, float("inf")], "finite and >= 0")])
+def test_autoscale_checks_a_trace_given_in_code_as_read_trace_checks_a_file(rates, message):
+    import pandas as pd
+
+    trace = pd.DataFrame({"rate": rates})
+    with pytest.raises(ml.ValueRangeError, match=message):
+        ml.autoscale(ml.Deployment("llama-3-8b", "h100-sxm"), trace, slo=ml.SLO(ttft_ms=2000, itl_ms=50),
+                     long_tokens=2000)

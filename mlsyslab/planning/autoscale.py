@@ -51,6 +51,7 @@ from ..engine.deployment import Deployment, as_deployment
 from ..engine.slo import SLO
 from ..errors import ValueRangeError
 from ..params import Param, checked
+from ..progress import bar
 from ..report import Report
 
 __all__ = ["traffic", "read_trace", "autoscale", "AutoscaleResult", "POLICIES_AUTOSCALE", "replica_capacity"]
@@ -80,6 +81,48 @@ def traffic(*, hours=24.0, mean_rate=10.0, peak_to_mean=2.0, bursts=3, burst_fac
     return pd.DataFrame({"minute": t, "rate": rate, "long_share": share})
 
 
+def check_trace(trace, source: str = "trace"):
+    """A per-minute trace checked and normalised: columns ``minute, rate, long_share`` (float).
+
+    One place for every rule, used by `read_trace` and `autoscale`: a ``rate`` column (a missing
+    ``long_share`` is 0, missing minutes count from 0), there are rows, every value is a number, rates are finite and
+    >= 0, shares are in [0, 1], minutes are whole, distinct and increasing. A problem is a
+    one-line `ValueRangeError` starting with ``source``.
+    """
+    import pandas as pd
+
+    path = source
+    if not isinstance(trace, pd.DataFrame):
+        raise ValueRangeError(f"{path}: a trace is a DataFrame with columns minute and rate (see traffic() or "
+                              f"read_trace()); got {type(trace).__name__}")
+    df = trace.copy()
+    if "rate" not in df:
+        raise ValueRangeError(f"{path}: a trace needs a rate column (requests/s per minute)")
+    if df.empty:
+        raise ValueRangeError(f"{path}: the trace has a header but no rows")
+    if "long_share" not in df:
+        df["long_share"] = 0.0
+    if "minute" not in df:
+        df["minute"] = np.arange(len(df))
+    for col in ("minute", "rate", "long_share"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & df[col].notna() | df[col].isna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            val = df[col].iloc[row]
+            shown = repr(val) if isinstance(val, str) else "empty" if pd.isna(val) else str(val)
+            raise ValueRangeError(f"{path}: {col} in data row {row + 1} is {shown}, not a number")
+        df[col] = values.astype(float)
+    if (df["rate"] < 0).any() or not np.isfinite(df["rate"]).all():
+        raise ValueRangeError(f"{path}: rate must be finite and >= 0 in every row")
+    if ((df["long_share"] < 0) | (df["long_share"] > 1)).any():
+        raise ValueRangeError(f"{path}: long_share must be a fraction in [0, 1]")
+    minutes = df["minute"].to_numpy()
+    if not (np.isfinite(minutes).all() and (minutes == np.round(minutes)).all() and (np.diff(minutes) > 0).all()):
+        raise ValueRangeError(f"{path}: minutes must be whole numbers in increasing order, each once")
+    return df[["minute", "rate", "long_share"]].reset_index(drop=True)
+
+
 def read_trace(path):
     """A trace from a CSV file with columns ``minute, rate`` and optionally ``long_share``.
 
@@ -101,27 +144,7 @@ def read_trace(path):
     missing = {"minute", "rate"} - set(df.columns)
     if missing:
         raise ValueRangeError(f"{path}: a trace needs columns minute and rate; missing {', '.join(sorted(missing))}")
-    if df.empty:
-        raise ValueRangeError(f"{path}: the trace has a header but no rows")
-    if "long_share" not in df:
-        df["long_share"] = 0.0
-    for col in ("minute", "rate", "long_share"):
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() & df[col].notna() | df[col].isna()
-        if bad.any():
-            row = int(np.argmax(bad.to_numpy()))
-            val = df[col].iloc[row]
-            shown = repr(val) if isinstance(val, str) else "empty" if pd.isna(val) else str(val)
-            raise ValueRangeError(f"{path}: {col} in data row {row + 1} is {shown}, not a number")
-        df[col] = values.astype(float)
-    if (df["rate"] < 0).any() or not np.isfinite(df["rate"]).all():
-        raise ValueRangeError(f"{path}: rate must be finite and >= 0 in every row")
-    if ((df["long_share"] < 0) | (df["long_share"] > 1)).any():
-        raise ValueRangeError(f"{path}: long_share must be a fraction in [0, 1]")
-    minutes = df["minute"].to_numpy()
-    if not (np.isfinite(minutes).all() and (minutes == np.round(minutes)).all() and (np.diff(minutes) > 0).all()):
-        raise ValueRangeError(f"{path}: minutes must be whole numbers in increasing order, each once")
-    return df[["minute", "rate", "long_share"]].reset_index(drop=True)
+    return check_trace(df, str(path))
 
 
 @dataclass(frozen=True)
@@ -238,9 +261,7 @@ def autoscale(deployment, trace, *, slo: SLO, policy: str = "tokens", prompt_tok
     dep = as_deployment(deployment)
     if not isinstance(slo, SLO):
         raise ValueRangeError("slo must be an mlsyslab.SLO")
-    for col in ("rate", "long_share"):
-        if col not in getattr(trace, "columns", ()):
-            raise ValueRangeError(f"trace must be a DataFrame with a {col!r} column (see traffic() or read_trace())")
+    trace = check_trace(trace)
     cap = capacity or replica_capacity(dep, slo, prompt_tokens=prompt_tokens, short_tokens=short_tokens,
                                        long_tokens=long_tokens)
     rate = trace["rate"].to_numpy(dtype=float)
@@ -277,7 +298,9 @@ def autoscale(deployment, trace, *, slo: SLO, policy: str = "tokens", prompt_tok
     spot_n = np.zeros(n, int)
     low_since = None
     preemptions = 0
+    pbar = bar(n, "autoscale", "minute")
     for t in range(n):
+        pbar.update(1)
         live = [x for x in instances if x[2] is None]
         for x in live:              # spot preemptions, relaunched at once
             if x[3] and x[1] <= t and rng.random() < p_pre:
@@ -302,6 +325,7 @@ def autoscale(deployment, trace, *, slo: SLO, policy: str = "tokens", prompt_tok
         prov_n[t] = len(live)
         ready_n[t] = sum(1 for x in live if x[1] <= t)
         spot_n[t] = sum(1 for x in live if x[3])
+    pbar.close()
     served = np.minimum(rate, ready_n * per_replica)
     violated = ready_n < need
     total_req = float(np.sum(rate))

@@ -50,6 +50,7 @@ from ..engine.load import load
 from ..engine.slo import SLO
 from ..errors import UnknownNameError, ValueRangeError
 from ..params import P, Param, checked
+from ..progress import bar
 from ..report import Report
 
 __all__ = ["Workload", "plan", "PlanResult", "ENGINES", "DEFAULT_PLAN_HARDWARE", "GRID"]
@@ -351,7 +352,10 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
     frac = np.linspace(1.0 / GRID, 1.0 - 1.0 / GRID, GRID)
     sizing = slo.for_sizing()
     rows = []
-    for (hw, w, kvp, dep, why), M in ((c, int(b)) for c in _candidates(m, keys, ws, kvs) for b in budgets):
+    searched = [(c, int(b)) for c in _candidates(m, keys, ws, kvs) for b in budgets]
+    pbar = bar(len(searched), "plan", "layout")
+    for (hw, w, kvp, dep, why), M in searched:
+        pbar.update(1)
         wl = dict(prompt_tokens=workload.prompt_tokens, output_tokens=workload.output_tokens,
                   prompt_cv=workload.prompt_cv, output_cv=workload.output_cv, max_batched_tokens=M)
         price = _price(hw, pricing)
@@ -399,6 +403,7 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
                              "ttft_p99_ms": float(np.ravel(at.ttft_p99_s[i, j])[0] * 1e3),
                              "itl_ms": float(np.ravel(stats["itl"][i, j])[0] * 1e3),
                              "e2e_ms": float(np.ravel(at.e2e_s[i, j])[0] * 1e3)})
+    pbar.close()
     table = pd.DataFrame(rows)
     for col in ("replicas", "gpus", "batch_limit"):
         if col not in table:
