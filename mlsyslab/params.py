@@ -14,6 +14,7 @@ such as ``"60 GB"``. NaN and infinities are refused unless stated.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -318,14 +319,39 @@ def checked(*names: str, **overrides: Param):
 
 
 def _refuse_overflow(fn_name: str, result) -> None:
-    """A bare number (or quantity, or array) that came out infinite or NaN from checked, finite
-    inputs means an input was too extreme for floating point (a rate of 1e-308 tokens/s): say so
-    instead of returning ``inf``. Results that are dataclasses report infeasibility themselves."""
+    """No checked function returns a number that is not finite from finite inputs.
+
+    A bare number (or quantity, or array) that came out infinite or NaN means an input was too
+    extreme for floating point (a rate of 1e-308 tokens/s): say so instead of returning ``inf``.
+    A result object (a frozen dataclass with ``feasible``) may carry NaN or infinity only where
+    it is infeasible, and says why there; where it is feasible, every number it holds is finite.
+    """
     mag = getattr(result, "magnitude", result)
     if isinstance(mag, (numbers.Real, np.ndarray)) and not isinstance(mag, bool):
         arr = np.asarray(mag)
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             raise ValueRangeError(f"{fn_name}(): the result is not a finite number for these inputs; "
+                                  f"an input is outside any realistic range (too small or too large)")
+        return
+    if not dataclasses.is_dataclass(result) or isinstance(result, type) or not hasattr(result, "feasible"):
+        return
+    feasible = np.asarray(result.feasible, dtype=bool)
+    if not feasible.any():
+        return
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        value = getattr(value, "magnitude", value)
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray)):
+            continue
+        arr = np.asarray(value)
+        if arr.dtype.kind != "f":
+            continue
+        try:
+            where = np.broadcast_to(feasible, arr.shape) if feasible.ndim else np.ones(arr.shape, bool)
+        except ValueError:          # a field of another shape (a per-step series): all of it counts
+            where = np.ones(arr.shape, bool)
+        if not np.all(np.isfinite(arr[where])):
+            raise ValueRangeError(f"{fn_name}(): {f.name} is not a finite number in a result marked feasible; "
                                   f"an input is outside any realistic range (too small or too large)")
 
 

@@ -229,3 +229,26 @@ def test_a_result_that_overflows_is_refused_with_a_reason():
     """A rate of 1e-308 tokens/s passes every range check but gives an infinite cost: refused."""
     with pytest.raises(ml.MlsyslabError, match="not a finite number"):
         ml.cost_per_million_tokens(3.5, 1e-308)
+
+
+def test_a_result_marked_feasible_never_carries_a_number_that_is_not_finite():
+    from dataclasses import dataclass
+
+    import numpy as np
+
+    from mlsyslab.params import Param, checked
+
+    @dataclass(frozen=True)
+    class Result:
+        cost: float
+        feasible: bool
+        reason: str | None = None
+
+    @checked(x=Param("real", "", low=0, high=10))
+    def costed(x, feasible=True):
+        return Result(cost=np.inf if x > 5 else x, feasible=feasible, reason=None if feasible else "too big")
+
+    assert costed(1.0).cost == 1.0
+    assert costed(6.0, feasible=False).cost == np.inf          # infeasible: it says why instead
+    with pytest.raises(ml.ValueRangeError, match="cost is not a finite number in a result marked feasible"):
+        costed(6.0)
