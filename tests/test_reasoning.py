@@ -89,3 +89,11 @@ def test_bad_input():
 def test_sweep_steps_is_a_tidy_frame():
     df = ml.sweep_steps("llama-3-8b", "h100-sxm", [1, 2, 4])
     assert list(df["steps"]) == [1, 2, 4] and df["multiplier"].is_monotonic_increasing
+
+
+def test_a_querys_energy_uses_the_same_power_assumptions_as_the_fleets_bill():
+    from mlsyslab.economics.tco import PRICING_DEFAULTS
+
+    r = ml.reason("llama-3-8b", "h100-sxm", steps=2)
+    assert r.energy_j == pytest.approx(r.gpu_seconds * 700 * PRICING_DEFAULTS["gpu_power_fraction"]
+                                       * PRICING_DEFAULTS["pue"])

@@ -24,9 +24,10 @@ Per query:
     GPU-seconds = sum over phases of duration * tp / c
     energy      = GPU-seconds * TDP * power_fraction * PUE
 
-Assumptions: accelerators draw ``power_fraction`` x TDP while busy (1.0, an upper bound;
-measured LLM serving draws less); ``PUE`` 1.2 (a modern data centre); host CPUs, networking and
-idle time are not counted. The *multiplier* is every quantity divided by the same strategy at one
+Assumptions: accelerators draw ``power_fraction`` x TDP while busy and the data centre's
+``PUE`` multiplies it, both defaulting to the values the TCO uses (``pricing.toml``, with their
+sources: `PRICING_DEFAULTS`), so a query's energy and the fleet's power bill agree; host CPUs,
+networking and idle time are not counted. The *multiplier* is every quantity divided by the same strategy at one
 step (and one sample): a first-class output, because that is the number a budget meets.
 """
 
@@ -43,6 +44,7 @@ from ..engine.serving import decode_step, serve
 from ..params import Param, checked, one
 from ..report import Report
 from ..units import magnitude, quantity
+from .tco import PRICING_DEFAULTS
 
 __all__ = ["reason", "sweep_steps", "ReasoningResult", "STRATEGIES"]
 
@@ -217,8 +219,9 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
            prompt_tokens=512, answer_tokens=256, samples: int = 1, parallel: bool = True,
            branching: int = 2, beam: int = 1, verifier=None, verifier_tokens=32,
            concurrency: int = 1, tp: int = 1, pp: int = 1, ep: int = 1, weights: str = "fp16",
-           kv: str = "fp16", efficiency: Efficiency | None = None, pue: float = 1.2,
-           power_fraction: float = 1.0, _baseline: bool = True) -> ReasoningResult:
+           kv: str = "fp16", efficiency: Efficiency | None = None,
+           pue: float = PRICING_DEFAULTS["pue"], power_fraction: float = PRICING_DEFAULTS["gpu_power_fraction"],
+           _baseline: bool = True) -> ReasoningResult:
     """Cost of one query under an inference-time-compute strategy; see the module docstring.
 
     Parameters
@@ -256,9 +259,9 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
     ep : int
         Expert-parallel degree for an MoE model, as in `Deployment`.
     pue : float
-        Power usage effectiveness, >= 1.
+        Power usage effectiveness, >= 1 (default: the TCO's, ``PRICING_DEFAULTS["pue"]``).
     power_fraction : float
-        Fraction of TDP drawn while busy, in (0, 1].
+        Fraction of TDP drawn while busy, in (0, 1] (default: the TCO's ``gpu_power_fraction``).
     """
     K = int(magnitude(steps, "", "steps", minimum=1, integer=True))
     T = int(magnitude(tokens_per_step, "token", "tokens_per_step", minimum=1, integer=True))
