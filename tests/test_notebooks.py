@@ -173,3 +173,17 @@ def test_solution_prose_types_no_result():
             for m in RESULT.finditer(text):
                 assert m.group(0) in INPUTS[path.stem], \
                     f"{path.name} cell {i}: '{m.group(0)}' typed into prose; render it from code or quote it"
+
+
+def test_every_reference_answer_is_a_finite_number(pair):
+    """A reveal whose answer is NaN or infinite (an infeasible configuration) would pass every
+    guess and every graded answer: the solved notebooks must show a number at every reveal."""
+    name, sol, _ = pair
+    shown = []
+    for cell in sol.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/markdown", "")
+            shown += re.findall(r"the model computes \*\*(.+?)\*\*", text)
+    assert shown, f"{name}: no reveal shows its answer"
+    bad = [s for s in shown if "n/a" in s or "nan" in s.lower() or "inf" in s.lower()]
+    assert not bad, f"{name}: reveals without a finite answer: {bad}"

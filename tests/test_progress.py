@@ -32,3 +32,10 @@ def test_simulate_is_bounded_and_says_what_to_do_instead():
     assert estimated_seconds(50_000, 200) < MAX_SIMULATION_S < estimated_seconds(1_000_000, 200)
     with pytest.raises(ml.ValueRangeError, match="analytic load"):
         ml.simulate("llama-3-8b", "h100-sxm", rate=20, requests=1_000_000, output_tokens=200)
+
+
+def test_plan_is_bounded_and_names_what_to_search_less_of():
+    work = ml.Workload(rate=1, prompt_tokens=500, output_tokens=200)
+    with pytest.raises(ml.ValueRangeError, match="bounded to"):
+        ml.plan("llama-3-8b", workload=work, slo=ml.SLO(ttft_ms=2000, itl_ms=50),
+                max_batch=list(range(1, 5001)))

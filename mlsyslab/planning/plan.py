@@ -292,6 +292,10 @@ def _candidates(m, hardware, weights, kvs):
                             break
 
 
+
+MAX_PLAN_CANDIDATES = 40_000
+"""The most candidates one `plan` searches: about 1.7 ms each on a 2-core machine, so about a minute."""
+
 @checked(pricing=Param("choice", choices=("on-demand", "spot")))
 def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16", "fp8", "int4"),
          kv=("fp16", "fp8"), max_batch=DEFAULT_BATCH_CAPS, max_batched_tokens=DEFAULT_PREFILL_BUDGETS,
@@ -353,6 +357,10 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
     sizing = slo.for_sizing()
     rows = []
     searched = [(c, int(b)) for c in _candidates(m, keys, ws, kvs) for b in budgets]
+    if len(searched) * len(caps) > MAX_PLAN_CANDIDATES:
+        raise ValueRangeError(f"plan is bounded to {MAX_PLAN_CANDIDATES:,} candidates (about a minute on a 2-core "
+                              f"machine); these lists make {len(searched) * len(caps):,}: search fewer hardware, "
+                              f"precisions, batch caps or prefill budgets at once")
     pbar = bar(len(searched), "plan", "layout")
     for (hw, w, kvp, dep, why), M in searched:
         pbar.update(1)
