@@ -292,9 +292,9 @@ def _candidates(m, hardware, weights, kvs):
                             break
 
 
-
 MAX_PLAN_CANDIDATES = 40_000
 """The most candidates one `plan` searches: about 1.7 ms each on a 2-core machine, so about a minute."""
+
 
 @checked(pricing=Param("choice", choices=("on-demand", "spot")))
 def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16", "fp8", "int4"),
