@@ -324,7 +324,9 @@ def _refuse_overflow(fn_name: str, result) -> None:
     A bare number (or quantity, or array) that came out infinite or NaN means an input was too
     extreme for floating point (a rate of 1e-308 tokens/s): say so instead of returning ``inf``.
     A result object (a frozen dataclass with ``feasible``) may carry NaN or infinity only where
-    it is infeasible, and says why there; where it is feasible, every number it holds is finite.
+    it is infeasible, and says why there; where it is feasible, every number it holds is finite,
+    except the fields its ``not_applicable`` names (a part of the result that does not exist here,
+    such as the transfer of a split that has no link, explained by the part's own reason).
     """
     mag = getattr(result, "magnitude", result)
     if isinstance(mag, (numbers.Real, np.ndarray)) and not isinstance(mag, bool):
@@ -338,7 +340,10 @@ def _refuse_overflow(fn_name: str, result) -> None:
     feasible = np.asarray(result.feasible, dtype=bool)
     if not feasible.any():
         return
+    skipped = getattr(result, "not_applicable", frozenset())
     for f in dataclasses.fields(result):
+        if f.name in skipped:
+            continue
         value = getattr(result, f.name)
         value = getattr(value, "magnitude", value)
         if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray)):

@@ -252,3 +252,8 @@ def test_a_result_marked_feasible_never_carries_a_number_that_is_not_finite():
     assert costed(6.0, feasible=False).cost == np.inf          # infeasible: it says why instead
     with pytest.raises(ml.ValueRangeError, match="cost is not a finite number in a result marked feasible"):
         costed(6.0)
+
+
+def test_a_split_without_a_network_says_so_instead_of_printing_infinity():
+    text = str(ml.disaggregate("llama-3-8b", "l40s", rate=2, prompt_tokens=4000, output_tokens=300))
+    assert "inf" not in text.replace("infeasible", "") and "no link" in text

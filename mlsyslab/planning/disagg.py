@@ -32,6 +32,7 @@ pools use the same accelerator; the decode pool's admission wait counts against 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from ..catalog.hardware import LINKS, accelerator
@@ -66,6 +67,14 @@ class DisaggregationResult(Report):
     feasible: bool
     choice: str                  # "split", "colocated" or "neither"
     reason: str | None
+
+    @property
+    def not_applicable(self) -> frozenset:
+        """Fields that do not apply to this result: with no link between the pools there is no
+        transfer to time (the split is infeasible, and its pools say why)."""
+        if math.isfinite(self.kv_transfer_s):
+            return frozenset()
+        return frozenset({"kv_transfer_s", "link_utilisation"})
 
     @property
     def split_gpus(self) -> int:
@@ -118,9 +127,10 @@ class DisaggregationResult(Report):
                                                               f"before the transfer"),
                  pool("decode pool", self.decode, lambda f: f"mean ITL {f.itl_s * 1e3:.1f} ms, p99 "
                                                             f"admission {f.ttft_p99_s * 1e3:,.0f} ms"),
-                 f"  KV per request {self.kv_bytes_per_request / 1e6:,.1f} MB, moved in "
-                 f"{self.kv_transfer_s * 1e3:,.1f} ms; the prefill pool's links are "
-                 f"{self.link_utilisation:.0%} busy"]
+                 f"  KV per request {self.kv_bytes_per_request / 1e6:,.1f} MB, "
+                 + (f"moved in {self.kv_transfer_s * 1e3:,.1f} ms; the prefill pool's links are "
+                    f"{self.link_utilisation:.0%} busy" if math.isfinite(self.kv_transfer_s)
+                    else "with no link to move it over")]
         if self.choice == "split":
             verdict = f"split wins: {gpus(self.split_gpus)} against {self.colocated.gpus:,}"
         elif self.choice == "neither":
