@@ -48,6 +48,11 @@ from .tco import PRICING_DEFAULTS
 
 __all__ = ["reason", "sweep_steps", "ReasoningResult", "STRATEGIES"]
 
+DEFAULT_PUE = PRICING_DEFAULTS["pue"]
+"""The data centre's power usage effectiveness the TCO uses (``pricing.toml``, with its source)."""
+DEFAULT_POWER_FRACTION = PRICING_DEFAULTS["gpu_power_fraction"]
+"""The fraction of TDP a GPU draws while serving, as the TCO assumes (``pricing.toml``)."""
+
 STRATEGIES = ("cot", "best-of-n", "tree", "verify")
 
 
@@ -220,7 +225,7 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
            branching: int = 2, beam: int = 1, verifier=None, verifier_tokens=32,
            concurrency: int = 1, tp: int = 1, pp: int = 1, ep: int = 1, weights: str = "fp16",
            kv: str = "fp16", efficiency: Efficiency | None = None,
-           pue: float = PRICING_DEFAULTS["pue"], power_fraction: float = PRICING_DEFAULTS["gpu_power_fraction"],
+           pue: float = DEFAULT_PUE, power_fraction: float = DEFAULT_POWER_FRACTION,
            _baseline: bool = True) -> ReasoningResult:
     """Cost of one query under an inference-time-compute strategy; see the module docstring.
 
