@@ -42,6 +42,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from make_labs import ASSIGN, WRITTEN_PROMPT, derived_notebook, kept_cells  # noqa: E402
 
+SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")        # nbgrader's markers, written once
+HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 PREDICTION_POINTS = 1
 EXERCISE_POINTS = 3
 WRITTEN_POINTS = 2
@@ -103,7 +105,7 @@ def source_version(nb, lab: str):
                 head.append(lines.pop(0))
             names = _names("\n".join(lines))
             c.source = "\n".join(head + [f"{n} = ..." for n in names]
-                                 + ["### BEGIN SOLUTION"] + lines + ["### END SOLUTION"])
+                                 + [SOLUTION[0]] + lines + [SOLUTION[1]])
             c.metadata["nbgrader"] = _meta(f"predict-{n_pred}", solution=True, grade=False)
             out.cells.append(c)
             test = "\n".join(["# A prediction earns its point for being made, whatever its value.",
@@ -118,7 +120,7 @@ def source_version(nb, lab: str):
             answers = ANSWER.findall(after) or _names("\n".join(lines))[-1:]
             c.source = "\n".join([f"# Exercise {n_ex}: compute {', '.join(answers)} (checked by the test below)."]
                                  + [f"{a} = ..." for a in answers]
-                                 + ["### BEGIN SOLUTION"] + lines + ["### END SOLUTION"])
+                                 + [SOLUTION[0]] + lines + [SOLUTION[1]])
             c.metadata["nbgrader"] = _meta(f"ex{n_ex}-answer", solution=True, grade=False)
             out.cells.append(c)
             body = textwrap.indent("\n".join(lines), "        ")
@@ -128,14 +130,14 @@ def source_version(nb, lab: str):
                  f"solution (a {DEFAULT_REL_TOLERANCE:.0%} tolerance).",
                  "from mlsyslab.course.grading import check_answer, quietly", ""]
                 + [f"check_answer({a!r}, {a})" for a in answers]
-                + ["### BEGIN HIDDEN TESTS",
+                + [HIDDEN[0],
                    "def _reference():",
                    "    with quietly():",
                    body,
                    f"    return ({ref},)", "",
                    f"for _name, _mine, _ref in zip({answers!r}, ({ref},), _reference()):",
                    "    check_answer(_name, _mine, _ref)",
-                   "### END HIDDEN TESTS"])
+                   HIDDEN[1]])
             out.cells.append(_test_cell(test, f"ex{n_ex}", EXERCISE_POINTS))
             continue
         if c.cell_type == "markdown" and "solution" in tags:

@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from assignments import build, nbgrader  # noqa: E402
+from assignments import HIDDEN, SOLUTION, build, nbgrader  # noqa: E402
 
 FIELDS = ["student", "lab", "cell", "kind", "score", "max_score", "needs_manual_grade", "graded_by"]
 SUBMIT_HINT = ("submit the notebook you worked in (my-labs/{lab}.ipynb, or the release copy course/release/{lab}/"
@@ -126,7 +126,7 @@ def _reference_copy(nb, course: Path, lab: str) -> bool:
     refs = {}
     for c in _answer_cells(source):
         grade_id = c.metadata["nbgrader"]["grade_id"]
-        m = re.search(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", c.source, re.S)
+        m = re.search(re.escape(SOLUTION[0]) + r"\n(.*?)\n" + re.escape(SOLUTION[1]), c.source, re.S)
         if grade_id.endswith("-answer") and m:
             refs[grade_id] = m.group(1).strip()
     return bool(refs) and all(ref in submitted.get(g, "") for g, ref in refs.items())
@@ -261,9 +261,6 @@ def _score(g) -> dict:
     if g.auto_score is None:
         return {"score": None, "needs_manual_grade": True, "graded_by": ""}
     return {"score": g.auto_score, "needs_manual_grade": False, "graded_by": "autograder"}
-
-
-HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
 def feedback_html(graded: Path, scores: dict[str, dict], lab: str) -> str:

@@ -91,15 +91,14 @@ def check_trace(trace, source: str = "trace"):
     """
     import pandas as pd
 
-    path = source
     if not isinstance(trace, pd.DataFrame):
-        raise ValueRangeError(f"{path}: a trace is a DataFrame with columns minute and rate (see traffic() or "
+        raise ValueRangeError(f"{source}: a trace is a DataFrame with columns minute and rate (see traffic() or "
                               f"read_trace()); got {type(trace).__name__}")
     df = trace.copy()
     if "rate" not in df:
-        raise ValueRangeError(f"{path}: a trace needs a rate column (requests/s per minute)")
+        raise ValueRangeError(f"{source}: a trace needs a rate column (requests/s per minute)")
     if df.empty:
-        raise ValueRangeError(f"{path}: the trace has a header but no rows")
+        raise ValueRangeError(f"{source}: the trace has a header but no rows")
     if "long_share" not in df:
         df["long_share"] = 0.0
     if "minute" not in df:
@@ -111,15 +110,15 @@ def check_trace(trace, source: str = "trace"):
             row = int(np.argmax(bad.to_numpy()))
             val = df[col].iloc[row]
             shown = repr(val) if isinstance(val, str) else "empty" if pd.isna(val) else str(val)
-            raise ValueRangeError(f"{path}: {col} in data row {row + 1} is {shown}, not a number")
+            raise ValueRangeError(f"{source}: {col} in data row {row + 1} is {shown}, not a number")
         df[col] = values.astype(float)
     if (df["rate"] < 0).any() or not np.isfinite(df["rate"]).all():
-        raise ValueRangeError(f"{path}: rate must be finite and >= 0 in every row")
+        raise ValueRangeError(f"{source}: rate must be finite and >= 0 in every row")
     if ((df["long_share"] < 0) | (df["long_share"] > 1)).any():
-        raise ValueRangeError(f"{path}: long_share must be a fraction in [0, 1]")
+        raise ValueRangeError(f"{source}: long_share must be a fraction in [0, 1]")
     minutes = df["minute"].to_numpy()
     if not (np.isfinite(minutes).all() and (minutes == np.round(minutes)).all() and (np.diff(minutes) > 0).all()):
-        raise ValueRangeError(f"{path}: minutes must be whole numbers in increasing order, each once")
+        raise ValueRangeError(f"{source}: minutes must be whole numbers in increasing order, each once")
     return df[["minute", "rate", "long_share"]].reset_index(drop=True)
 
 
