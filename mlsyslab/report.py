@@ -14,8 +14,20 @@ import numpy as np
 from .errors import InfeasibleError
 
 # field-name suffix -> the unit its numbers are in; ``result.ttft`` reads ``result.ttft_s``
-_SUFFIX_UNITS = (("_tok_s", "token/s"), ("_rps", "request/s"), ("_usd", "USD"), ("_bytes", "byte"),
+_SUFFIX_UNITS = (("_usd_h", "USD/hour"), ("_tok_s", "token/s"), ("_rps", "request/s"), ("_usd", "USD"), ("_bytes", "byte"),
                  ("_ms", "ms"), ("_s", "s"), ("_j", "J"), ("_gb", "GB"))
+
+
+def field_unit(name: str) -> str:
+    """The unit a result field's numbers are in, read from its name's suffix ("" if it has none).
+
+    >>> field_unit("ttft_s"), field_unit("throughput_tok_s"), field_unit("annual_usd")
+    ('s', 'token/s', 'USD')
+    """
+    for suffix, unit in _SUFFIX_UNITS:
+        if name.endswith(suffix):
+            return unit
+    return ""
 
 
 WIDTH = 88

@@ -104,6 +104,11 @@ class Accelerator:
         Purchase price of one accelerator, in USD.
     sources : dict
         Field name to its `Source` (title, address, date).
+
+    Attributes
+    ----------
+    vendor : str
+        Who makes it.
     """
 
     key: str
@@ -234,7 +239,25 @@ HARDWARE: Catalog[Accelerator] = _load()
 
 
 def accelerator(name_or_spec) -> Accelerator:
-    """Look up an accelerator by forgiving name (``"H100"``, ``"h100_sxm"``) or pass one through."""
+    """Look up an accelerator by forgiving name (``"H100"``, ``"h100_sxm"``) or pass one through.
+
+    Parameters
+    ----------
+    name_or_spec : str or Accelerator
+        A catalog name, forgiving about case, spaces and punctuation (the closest names are
+        suggested when none matches), or an `Accelerator`, returned unchanged.
+
+    Returns
+    -------
+    Accelerator
+        The accelerator's specification, with its sources.
+
+    Examples
+    --------
+    >>> gpu = ml.accelerator("H100")
+    >>> gpu.key, gpu.memory_gb
+    ('h100-sxm', 85.89934592)
+    """
     return resolve(name_or_spec, HARDWARE, Accelerator)
 
 

@@ -689,7 +689,25 @@ def model(name_or_spec) -> Model:
     """A `Model` by forgiving catalog name, passed through, or built from a ``config.json`` path.
 
     ``"Llama3_8B"`` finds ``llama-3-8b``; a path to a Hugging Face ``config.json`` (or a folder
-    holding one) goes through `Model.from_hf_config`."""
+    holding one) goes through `Model.from_hf_config`.
+
+    Parameters
+    ----------
+    name_or_spec : str, Path or Model
+        A catalog name (forgiving; the closest are suggested when none matches), a path to a
+        ``config.json`` or to a folder holding one, or a `Model`, returned unchanged.
+
+    Returns
+    -------
+    Model
+        The architecture, with its source.
+
+    Examples
+    --------
+    >>> m = ml.model("Llama3_70B")
+    >>> m.key, m.params_b
+    ('llama-3-70b', 70.55)
+    """
     if isinstance(name_or_spec, os.PathLike) or (
             isinstance(name_or_spec, str) and (name_or_spec.endswith(".json") or os.sep in name_or_spec)):
         path = os.fspath(name_or_spec)

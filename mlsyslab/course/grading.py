@@ -30,7 +30,25 @@ def _magnitude(value):
 
 
 def check_prediction(name: str, value) -> None:
-    """Pass when a prediction was written (anything but ``...`` or None); say what to do if not."""
+    """Pass when a prediction was written (anything but ``...`` or None); say what to do if not.
+
+    Parameters
+    ----------
+    name : str
+        The prediction's variable name, used in the message.
+    value : object
+        The prediction as written.
+
+    Returns
+    -------
+    None
+        Raises ``AssertionError`` asking for a prediction where none was written.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import check_prediction
+    >>> check_prediction("guess_ms", 40)
+    """
     if value is Ellipsis or value is None:
         raise AssertionError(f"{name} is still '...': write your prediction before running the reveal")
 
@@ -44,6 +62,29 @@ def check_answer(name: str, value, reference=None, *, rel: float = DEFAULT_REL_T
     quantities are compared in the reference's unit); names (strings) must match, ignoring case
     and surrounding spaces. A reference that is not a finite number raises ``ValueError`` (no
     answer is within a tolerance of NaN, and a comparison with it would pass every answer).
+
+    Parameters
+    ----------
+    name : str
+        The answer's variable name, used in the message.
+    value : number, Quantity or str
+        The student's answer.
+    reference : number, Quantity or str, optional
+        The right answer; without it only the answer's presence and form are checked.
+    rel : float
+        Relative tolerance.
+    abs_tol : float
+        Absolute tolerance (in the reference's unit).
+
+    Returns
+    -------
+    None
+        Raises ``AssertionError`` with what is wrong and what to do.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import check_answer
+    >>> check_answer("itl_ms", 10.1, reference=10.0, rel=0.02)
     """
     if value is Ellipsis or value is None:
         raise AssertionError(f"{name} is not computed yet: replace '...' with your answer")
@@ -75,7 +116,20 @@ def check_answer(name: str, value, reference=None, *, rel: float = DEFAULT_REL_T
 
 @contextlib.contextmanager
 def quietly():
-    """Run a reference solution without printing or displaying anything (inside IPython or not)."""
+    """Run a reference solution without printing or displaying anything (inside IPython or not).
+
+    Returns
+    -------
+    context manager
+        A ``with`` block inside which nothing is printed or displayed.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import quietly
+    >>> with quietly():
+    ...     print("hidden")
+    ...
+    """
     try:
         from IPython.utils.capture import capture_output
     except ImportError:  # pragma: no cover - outside Jupyter

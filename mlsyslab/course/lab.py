@@ -34,7 +34,29 @@ def static_mode() -> bool:
 
 
 def fmt(q, unit: str | None = None, digits: int = 3) -> str:
-    """A number or quantity with ``digits`` significant figures and thousands separators."""
+    """A number or quantity with ``digits`` significant figures and thousands separators.
+
+    Parameters
+    ----------
+    q : number or Quantity
+        The value.
+    unit : str, optional
+        Convert a quantity to this unit first.
+    digits : int
+        Significant figures.
+
+    Returns
+    -------
+    str
+        The number, with its unit where it has one.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import fmt
+    >>> from mlsyslab.units import quantity
+    >>> fmt(1234567.8), fmt(quantity(0.01234, "s"), "ms")
+    ('1,234,568', '12.3 ms')
+    """
     if isinstance(q, pint.Quantity):
         if unit:
             q = q.to(unit)
@@ -56,6 +78,22 @@ def say(text: str):
 
     Dollar signs are escaped, so two amounts in one sentence are never typeset as math in
     JupyterLab or on the site (write math in a Markdown cell instead).
+
+    Parameters
+    ----------
+    text : str
+        Markdown; its numbers should come from f-string expressions.
+
+    Returns
+    -------
+    IPython.display.Markdown
+        The text, displayed in a notebook.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import say
+    >>> say(f"A batch of {2 ** 5} sequences.")
+    <IPython.core.display.Markdown object>
     """
     import IPython.display
 
@@ -243,6 +281,34 @@ def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: s
     or of the wrong type says so. None of them raises. When a wrong guess is right in another
     unit, as a percentage, upside down or at another power of ten, the line says so.
     Returns a `Reveal` that displays as one Markdown line.
+
+    Parameters
+    ----------
+    guess : number, Quantity or str
+        The prediction, written before the answer was computed (``...`` if none).
+    computed : number or Quantity
+        The answer the package computes.
+    unit : str
+        The unit both are compared in.
+    what : str
+        What was predicted, for the message.
+    hint : str
+        A line shown after the comparison.
+    exact : bool
+        A whole-number answer, judged right or wrong.
+    signed : bool
+        An answer that may be negative, compared by sign and difference.
+
+    Returns
+    -------
+    Reveal
+        The comparison: the guess, the answer and how far off it was, shown as a sentence.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import reveal
+    >>> reveal(50, ml.serve("llama-3-8b", "h100-sxm", batch=32).itl, unit="ms", what="ITL at batch 32")
+    ITL at batch 32: you guessed 50.0 ms, the model computes 7.06 ms: 7.1x too high.
     """
     def hidden(problem=None, comp=float("nan")):
         return Reveal(what, None, comp, unit, hint, problem, exact, signed)
@@ -370,6 +436,27 @@ def explore(plot, *, defaults: dict | None = None, **controls):
     Controls: a list (of strings or numbers), or a tuple of strings -> dropdown;
     ``(min, max, step)`` of numbers -> slider (int if all are ints). ``defaults`` sets starting
     values (else the first option or the slider's minimum). In static mode the figure is drawn once at the defaults.
+
+    Parameters
+    ----------
+    plot : callable
+        ``plot(**values)`` draws one figure for the current control values.
+    defaults : dict, optional
+        Starting values by control name.
+    **controls
+        One control per keyword: a list or tuple of options (a dropdown) or ``(min, max, step)``
+        (a slider).
+
+    Returns
+    -------
+    ipywidgets.Widget or None
+        The explorer in JupyterLab; in static mode (the site, tests) the figure at the defaults.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import explore
+    >>> explore(lambda batch: None, batch=(1, 64, 1))
+    (static view at batch=1; move the controls in JupyterLab)
     """
     import matplotlib.pyplot as plt
 

@@ -23,7 +23,18 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 
 
 def use_style() -> None:
-    """Apply the house style to matplotlib (idempotent)."""
+    """Apply the house style to matplotlib (idempotent).
+
+    Returns
+    -------
+    None
+        The course's matplotlib style is set for the rest of the session.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import plots
+    >>> plots.use_style()
+    """
     plt.rcParams.update({
         "figure.figsize": (7.0, 4.2),
         "figure.dpi": 100,
@@ -80,6 +91,31 @@ def roofline(hardware, points=(), *, precision: str = "fp16", efficiency=None, a
 
     ``points`` are ``(label, intensity_flop_per_byte)``; each is drawn on the roof it meets.
     With ``efficiency`` (an `mlsyslab.Efficiency`) the sustained roof is drawn too.
+
+    Parameters
+    ----------
+    hardware : str or Accelerator
+        The accelerator whose roofs are drawn.
+    points : sequence of (str, float)
+        Labelled arithmetic intensities (FLOP/byte) to mark on the roof.
+    precision : str
+        The number format whose peak FLOP/s is the flat roof.
+    efficiency : Efficiency, optional
+        Also draw the sustained roof.
+    ax : matplotlib Axes, optional
+        Draw into these axes.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn into.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import plots
+    >>> ax = plots.roofline("h100-sxm", [("decode, batch 1", 1.0), ("prefill", 2000.0)])
+    >>> ax.get_xlabel()
+    'arithmetic intensity (FLOP/byte)'
     """
     hw = accelerator(hardware)
     peak = hw.peak_tflops[precision]
@@ -127,7 +163,43 @@ def decode_breakdown(model, hardware, *, context: int, batches=None, title: str 
 
 def frontier(x, y, *, labels=None, title: str, xlabel: str, ylabel: str, highlight=None,
              logx: bool = False, logy: bool = True, ax=None):
-    """A trade-off curve (e.g. cost per token against latency), with optional point labels."""
+    """A trade-off curve (e.g. cost per token against latency), with optional point labels.
+
+    Parameters
+    ----------
+    x : array
+        The horizontal values (latency, say).
+    y : array
+        The vertical values (cost, say).
+    labels : list of str, optional
+        A label per point.
+    title : str
+        The axes' title.
+    xlabel : str
+        The horizontal axis's label, with its unit.
+    ylabel : str
+        The vertical axis's label, with its unit.
+    highlight : int, optional
+        The index of a point to mark (the chosen configuration).
+    logx : bool
+        A logarithmic horizontal axis.
+    logy : bool
+        A logarithmic vertical axis.
+    ax : matplotlib Axes, optional
+        Draw into these axes (default: new ones).
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn into.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import plots
+    >>> ax = plots.frontier([10, 20, 40], [3.0, 1.5, 1.0], title="Cost against latency", xlabel="ITL (ms)", ylabel="USD per million tokens")
+    >>> ax.get_ylabel()
+    'USD per million tokens'
+    """
     ax = new_axes(title, xlabel, ylabel, logx=logx, logy=logy, ax=ax)
     ax.plot(x, y, "-o" if len(x) <= 40 else "-", ms=4)
     if labels is not None:
@@ -148,6 +220,23 @@ def predicted_vs_measured(compared):
     Two panels, latencies (TTFT, ITL, end to end, in ms) and throughputs (tokens/s), coloured
     by accelerator; points above the line are where the model is pessimistic (latency) or
     optimistic (throughput).
+
+    Parameters
+    ----------
+    compared : pandas.DataFrame
+        The frame `compare` returns.
+
+    Returns
+    -------
+    matplotlib Figure
+        The two panels.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import plots, validation
+    >>> fig = plots.predicted_vs_measured(validation.compare())
+    >>> len(fig.axes)
+    2
     """
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.6))
     panels = [("latency (ms)", compared["metric"].str.endswith("_ms")),

@@ -82,7 +82,24 @@ def calibration_report() -> dict:
 
 
 def load_measurements(path: str | Path | None = None):
-    """Read ``measured.csv`` (the packaged copy unless ``path`` is given) as a DataFrame."""
+    """Read ``measured.csv`` (the packaged copy unless ``path`` is given) as a DataFrame.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A CSV in the same columns (default: the packaged ``measured.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per published measurement, with its source.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import validation
+    >>> len(validation.load_measurements())
+    225
+    """
     import pandas as pd
 
     if path is None:
@@ -142,6 +159,28 @@ def compare(measured=None, efficiency_for=None, kv_assumption=None):
     """Predict every measured row; add ``predicted`` and ``rel_error`` = predicted/measured - 1.
 
     ``efficiency_for(gpu_key) -> Efficiency`` overrides the calibrated factors (for fitting).
+
+    Parameters
+    ----------
+    measured : pandas.DataFrame, optional
+        Measured rows (default: `load_measurements`).
+    efficiency_for : callable, optional
+        ``efficiency_for(gpu_key) -> Efficiency`` (default: the calibrated factors).
+    kv_assumption : str, optional
+        The KV precision assumed where a source does not state it (default: the engine's, per
+        source, as in ``UNSTATED_KV``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The measured rows with ``predicted`` and ``rel_error``.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import validation
+    >>> c = validation.compare()
+    >>> {"predicted", "rel_error"} <= set(c.columns)
+    True
     """
     df = load_measurements() if measured is None else measured.copy()
     df["predicted"] = [predict_row(row, efficiency_for, kv_assumption) for row in df.itertuples(index=False)]
@@ -150,7 +189,27 @@ def compare(measured=None, efficiency_for=None, kv_assumption=None):
 
 
 def error_table(compared, by=("regime", "metric")):
-    """Points, median and worst absolute relative error, and the signed median (bias), per group."""
+    """Points, median and worst absolute relative error, and the signed median (bias), per group.
+
+    Parameters
+    ----------
+    compared : pandas.DataFrame
+        The frame `compare` returns.
+    by : tuple of str
+        The columns to group by.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: points, median and worst absolute error, median signed error.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import validation
+    >>> t = validation.error_table(validation.compare(), by=("metric",))
+    >>> list(t.columns)
+    ['points', 'median_abs_error', 'worst_abs_error', 'median_signed_error']
+    """
     import pandas as pd
 
     g = compared.assign(abs_error=compared["rel_error"].abs()).groupby(list(by))
@@ -166,6 +225,26 @@ def leave_one_source_out(measured, fit):
     """For each source: fit on the others with ``fit(measured) -> efficiency_for``, predict it.
 
     Returns a frame of points, median and worst absolute error per held-out source.
+
+    Parameters
+    ----------
+    measured : pandas.DataFrame
+        Measured rows, with a ``source`` column.
+    fit : callable
+        ``fit(train) -> efficiency_for`` (or None to keep the calibrated factors).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per held-out source: points, median and worst absolute error.
+
+    Examples
+    --------
+    >>> from mlsyslab.course import validation
+    >>> no_refit = lambda train: None
+    >>> t = validation.leave_one_source_out(validation.load_measurements(), no_refit)
+    >>> list(t.columns)
+    ['points', 'median_abs_error', 'worst_abs_error']
     """
     import pandas as pd
 

@@ -68,7 +68,45 @@ class _Phase:
 
 @dataclass(frozen=True)
 class ReasoningResult(Report):
-    """Per-query cost of one reasoning strategy (see `reason`)."""
+    """Per-query cost of one reasoning strategy (see `reason`).
+
+    Attributes
+    ----------
+    strategy : str
+        The strategy: ``"cot"``, ``"best-of-n"``, ``"tree"`` or ``"verify"``.
+    steps : int
+        Reasoning steps K.
+    samples : int
+        Samples drawn (best-of-n).
+    concurrency : int
+        Queries served at once on the replica.
+    tokens_generated : float
+        Tokens generated for one query, every chain and verdict included.
+    ttft_s : float
+        Time until the first token of the answer the user sees.
+    latency_s : float
+        Time until the whole answer is out.
+    itl_start_s : float
+        Inter-token latency at the start of the chain.
+    itl_end_s : float
+        Inter-token latency at its end, once the context has grown.
+    peak_live_sequences : int
+        The most sequences decoding at once for one query.
+    peak_kv_bytes : float
+        The most KV memory one query holds at once.
+    gpu_seconds : float
+        GPU time one query costs (the replica's time, shared over ``concurrency``).
+    energy_j : float
+        Energy of one query at the wall (PUE included).
+    multiplier : float
+        GPU time against one direct answer (K=1, one sample).
+    latency_multiplier : float
+        Latency against one direct answer.
+    token_multiplier : float
+        Tokens against one direct answer.
+    phases : tuple
+        The phases of the query in order (prefill, reasoning, verification, answer) with their times.
+    """
 
     strategy: str
     model: str
@@ -267,6 +305,12 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
         Power usage effectiveness, >= 1 (default: the TCO's, ``PRICING_DEFAULTS["pue"]``).
     power_fraction : float
         Fraction of TDP drawn while busy, in (0, 1] (default: the TCO's ``gpu_power_fraction``).
+
+    Examples
+    --------
+    >>> r = ml.reason("llama-3-8b", "h100-sxm", strategy="cot", steps=8)
+    >>> round(r.token_multiplier, 1), round(r.latency_multiplier, 1)
+    (4.5, 4.5)
     """
     K = int(magnitude(steps, "", "steps", minimum=1, integer=True))
     T = int(magnitude(tokens_per_step, "token", "tokens_per_step", minimum=1, integer=True))
@@ -317,7 +361,33 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
 
 
 def sweep_steps(model, hardware, steps, **kwargs):
-    """`reason` for each K in ``steps``, as a tidy DataFrame (one row per K)."""
+    """`reason` for each K in ``steps``, as a tidy DataFrame (one row per K).
+
+    Parameters
+    ----------
+    model : str, Model or Deployment
+        What to serve.
+    hardware : str or Accelerator
+        The accelerator.
+    steps : sequence of int
+        The reasoning steps K to try.
+    **kwargs
+        Any other argument of `reason`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per K: the fields of `ReasoningResult`.
+
+    Examples
+    --------
+    >>> df = ml.sweep_steps("llama-3-8b", "h100-sxm", [1, 4, 16])
+    >>> print(df[["steps", "tokens_generated"]].to_string(index=False))
+     steps  tokens_generated
+         1               512
+         4              1280
+        16              4352
+    """
     import pandas as pd
 
     rows = [reason(model, hardware, steps=int(k), **kwargs).summary() for k in np.atleast_1d(steps)]

@@ -129,6 +129,67 @@ def cascade(small, large, hardware, *, qps, easy_fraction, escalation_rate: floa
     before its ``answer_tokens`` (0: no reasoning). ``verify_tokens``: what checking each small
     answer costs, as tokens the small model generates (0: a free verifier). Both fleets are sized by `fleet` for the
     same `SLO` (``slo``, or one built from ``slo_ttft_ms``/``slo_itl_ms``).
+
+    Parameters
+    ----------
+    small : str or Model
+        The small model, which answers the easy queries.
+    large : str or Model
+        The large model, which answers the rest and every escalation.
+    hardware : str or Accelerator
+        The accelerator of the large model's fleet (and of the small one's unless
+        ``small_hardware`` is given).
+    qps : float [query/s]
+        Queries per second in all.
+    easy_fraction : float
+        Share of queries routed to the small model, in [0, 1].
+    escalation_rate : float
+        Share of the small model's answers the verifier rejects and sends to the large one.
+    verify_tokens : int [token]
+        Tokens the small model generates to check each answer (0: a free verifier).
+    prompt_tokens : int [token]
+        Prompt tokens per query.
+    answer_tokens : int [token]
+        Answer tokens per query, after any reasoning.
+    small_steps : int
+        Reasoning steps the small model spends before its answer (0: none).
+    large_steps : int
+        Reasoning steps the large model spends before its answer.
+    tokens_per_step : int [token]
+        Tokens per reasoning step.
+    slo : SLO, optional
+        The targets both fleets meet; else one built from ``slo_ttft_ms`` and ``slo_itl_ms``.
+    slo_itl_ms : float, optional [ms]
+        Mean ITL target when ``slo`` is not given.
+    slo_ttft_ms : float, optional [ms]
+        p99 TTFT target when ``slo`` is not given.
+    small_hardware : str or Accelerator, optional
+        The small model's accelerator (default: ``hardware``).
+    small_weights : str
+        Weight precision of the small model.
+    large_weights : str
+        Weight precision of the large model.
+    small_tp : int, optional
+        Tensor-parallel degree of the small model (default: the fewest GPUs that meet the SLO).
+    large_tp : int, optional
+        Tensor-parallel degree of the large model.
+    kv : str
+        KV-cache precision of both.
+    pricing : str or Pricing
+        How the GPUs are paid for (a preset name of `tco` or a `Pricing`).
+    duration : float [day]
+        How long the fleets run.
+
+    Returns
+    -------
+    CascadeResult
+        Both fleets, latency, cost per query and a year's cost, beside the all-large baseline.
+
+    Examples
+    --------
+    >>> c = ml.cascade("llama-3-8b", "llama-3-70b", "h100-sxm", qps=10, easy_fraction=0.7)
+    >>> round(c.usd_per_query / c.baseline_usd_per_query, 2)
+    0.31
     """
     q = magnitude(qps, "1/s", "qps", strictly_positive=True)
     T = int(magnitude(tokens_per_step, "token", "tokens_per_step", minimum=1, integer=True))
@@ -235,6 +296,47 @@ def replica_routing(policy: str = "round-robin", *, replicas: int = 8, sessions:
     TTFT comes from `mlsyslab.serve` with and without the cached prefix, and the input cost
     from the provider's read price. ``max_inflight`` (None: unlimited) is the saturation
     threshold per replica; ``service_time_s`` how long a request stays in flight.
+
+    Parameters
+    ----------
+    policy : str
+        How a request picks its replica: ``"round-robin"``, ``"least-request"``, ``"prefix-aware"``
+        (the replica holding the session's prefix) or ``"sticky"`` (a session stays on one replica).
+    replicas : int
+        Replicas behind the router.
+    sessions : int
+        Conversation sessions sending turns.
+    rate_per_s : float [request/s]
+        Requests per second over all sessions.
+    duration_s : float [s]
+        Simulated time.
+    skew : float
+        Zipf skew of session activity (0: every session equally active).
+    max_inflight : int, optional
+        Requests in flight at which a replica counts as saturated and prefix-aware routing
+        spills to another (None: unlimited).
+    service_time_s : float [s]
+        How long a request stays in flight.
+    model : str or Model
+        The model whose TTFT is computed with and without the cached prefix.
+    hardware : str or Accelerator
+        The accelerator of each replica.
+    prefix_tokens : int [token]
+        Tokens of a session's history that can be cached.
+    new_tokens : int [token]
+        New tokens in each turn.
+    usd_per_mtok_input : float [USD]
+        Price of a million uncached input tokens.
+    provider : str or CacheProvider
+        The cache prices: a preset of `cache_provider`.
+    seed : int
+        Random seed of the simulation.
+
+    Examples
+    --------
+    >>> r = ml.replica_routing("prefix-aware", replicas=4, sessions=100, duration_s=120)
+    >>> round(r.expected_hit_rate, 2), round(r.simulated_hit_rate, 2)
+    (0.96, 0.96)
     """
     R = int(magnitude(replicas, "", "replicas", minimum=1, integer=True))
     S = int(magnitude(sessions, "", "sessions", minimum=1, integer=True))

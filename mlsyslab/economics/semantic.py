@@ -28,7 +28,23 @@ __all__ = ["semantic_cache", "SemanticCache"]
 
 @dataclass(frozen=True)
 class SemanticCache(Report):
-    """Expected cost per request with a semantic cache (arrays broadcast like the inputs)."""
+    """Expected cost per request with a semantic cache (arrays broadcast like the inputs).
+
+    Attributes
+    ----------
+    hit_rate : float or array
+        Share of requests answered from the cache.
+    false_hit_rate : float or array
+        Share of hits whose cached answer is wrong for the new request.
+    request_usd : float
+        What one request costs when the model serves it.
+    cost_usd : float or array
+        Expected cost of a request with the cache: lookup, misses and the cost of wrong hits.
+    saving : float or array
+        ``1 - cost / request``: negative where the cache loses money.
+    breakeven_false_hit_rate : float or array
+        The false-hit rate at which the cache stops paying.
+    """
 
     hit_rate: np.ndarray
     false_hit_rate: np.ndarray
@@ -51,7 +67,32 @@ class SemanticCache(Report):
          request_usd=Param("real", "USD", low=0, low_open=True, high=1e6),
          lookup_usd=Param("real", "USD", low=0, high=1e6), wrong_answer_usd=Param("real", "USD", low=0, high=1e9))
 def semantic_cache(*, hit_rate, false_hit_rate, request_usd, lookup_usd, wrong_answer_usd) -> SemanticCache:
-    """Expected cost per request, saving and break-even false-hit rate; see the module docstring."""
+    """Expected cost per request, saving and break-even false-hit rate; see the module docstring.
+
+    Parameters
+    ----------
+    hit_rate : float or array
+        Share of requests answered from the cache, in [0, 1].
+    false_hit_rate : float or array
+        Share of hits whose cached answer is wrong for the new request, in [0, 1].
+    request_usd : float [USD]
+        What serving one request with the model costs.
+    lookup_usd : float [USD]
+        What one cache lookup (embedding and search) costs.
+    wrong_answer_usd : float [USD]
+        What one wrong answer costs the business (a retry, a ticket, a lost user).
+
+    Returns
+    -------
+    SemanticCache
+        Cost per request, saving and the break-even false-hit rate.
+
+    Examples
+    --------
+    >>> c = ml.semantic_cache(hit_rate=0.3, false_hit_rate=0.02, request_usd=0.01, lookup_usd=0.0002, wrong_answer_usd=0.2)
+    >>> round(float(c.saving), 3), round(float(c.breakeven_false_hit_rate), 4)
+    (0.16, 0.0467)
+    """
     h, f = np.broadcast_arrays(np.asarray(hit_rate, dtype=float), np.asarray(false_hit_rate, dtype=float))
     cost = lookup_usd + (1 - h) * request_usd + h * f * wrong_answer_usd
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -30,7 +30,25 @@ __all__ = ["spot_cost", "SpotCost"]
 
 @dataclass(frozen=True)
 class SpotCost(Report):
-    """Spot against on-demand per useful GPU-hour (arrays broadcast like the inputs)."""
+    """Spot against on-demand per useful GPU-hour (arrays broadcast like the inputs).
+
+    Attributes
+    ----------
+    on_demand_usd_h : float
+        On-demand price of a GPU-hour.
+    spot_usd_h : float
+        Spot price of a GPU-hour.
+    interruptions_per_hour : float or array
+        Mean interruptions per hour.
+    useful_fraction : float or array
+        Share of each paid hour that serves (restarts and lost work taken out).
+    effective_usd_h : float or array
+        Spot price per useful GPU-hour.
+    saving : float or array
+        ``1 - effective / on-demand``: negative where spot costs more.
+    breakeven_interruptions_per_hour : float
+        The interruption rate at which spot stops paying.
+    """
 
     on_demand_usd_h: float
     spot_usd_h: float
@@ -57,7 +75,32 @@ class SpotCost(Report):
          interruptions_per_hour=Param("real", "1/hour", low=0, high=3600, array=True),
          restart_s=Param("real", "s", low=0, high=1e6), lost_work_s=Param("real", "s", low=0, high=1e6))
 def spot_cost(*, on_demand_usd_h, spot_usd_h, interruptions_per_hour, restart_s=300.0, lost_work_s=0.0) -> SpotCost:
-    """Effective cost of a useful spot GPU-hour; see the module docstring."""
+    """Effective cost of a useful spot GPU-hour; see the module docstring.
+
+    Parameters
+    ----------
+    on_demand_usd_h : float [USD/hour]
+        On-demand price of the GPU-hour.
+    spot_usd_h : float [USD/hour]
+        Spot price of the same GPU-hour.
+    interruptions_per_hour : float or array
+        Mean interruptions per hour, >= 0.
+    restart_s : float [s]
+        Time to get a replacement serving after an interruption.
+    lost_work_s : float [s]
+        GPU time of work in flight lost at each interruption.
+
+    Returns
+    -------
+    SpotCost
+        Useful fraction, effective price per useful GPU-hour, saving and break-even rate.
+
+    Examples
+    --------
+    >>> s = ml.spot_cost(on_demand_usd_h=3.0, spot_usd_h=1.2, interruptions_per_hour=0.5)
+    >>> round(float(s.effective_usd_h), 2), round(float(s.saving), 2)
+    (1.25, 0.58)
+    """
     lam = np.asarray(interruptions_per_hour, dtype=float)
     gap = restart_s + lost_work_s
     useful = np.clip(1.0 - lam * gap / 3600.0, 0.0, 1.0)

@@ -83,7 +83,18 @@ PRICING_DEFAULTS = _load_defaults()
 
 @checked("usd_per_hour", "tokens_per_second")
 def cost_per_million_tokens(usd_per_hour, tokens_per_second):
-    """``USD/hour / (tokens/s * 3600) * 1e6``: USD 3.50/hour at 1,000 tokens/s is USD 0.97 per million."""
+    """``USD/hour / (tokens/s * 3600) * 1e6``: USD 3.50/hour at 1,000 tokens/s is USD 0.97 per million.
+
+    Returns
+    -------
+    Quantity [USD]
+        Cost of a million tokens.
+
+    Examples
+    --------
+    >>> ml.cost_per_million_tokens(3.50, 1000).round(2)
+    <Quantity(0.97, 'USD')>
+    """
     usd = magnitude(usd_per_hour, "USD/hour", "usd_per_hour", strictly_positive=True)
     tps = magnitude(tokens_per_second, "token/s", "tokens_per_second", strictly_positive=True)
     return quantity(usd / (tps * 3600.0) * 1e6, "USD")
@@ -91,7 +102,18 @@ def cost_per_million_tokens(usd_per_hour, tokens_per_second):
 
 @checked("usd_per_hour", "seconds_per_query")
 def cost_per_query(usd_per_hour, seconds_per_query):
-    """``USD/hour * seconds / 3600``: a 70B model on an H100 at USD 2.90/hour for 8 s costs ~USD 0.0064."""
+    """``USD/hour * seconds / 3600``: a 70B model on an H100 at USD 2.90/hour for 8 s costs ~USD 0.0064.
+
+    Returns
+    -------
+    Quantity [USD]
+        Cost of one query.
+
+    Examples
+    --------
+    >>> ml.cost_per_query(2.90, 8).round(4)
+    <Quantity(0.0064, 'USD')>
+    """
     usd = magnitude(usd_per_hour, "USD/hour", "usd_per_hour", strictly_positive=True)
     s = magnitude(seconds_per_query, "s", "seconds_per_query", strictly_positive=True)
     return quantity(usd * s / 3600.0, "USD")
@@ -102,6 +124,27 @@ def billed_cost(job_seconds, usd_per_hour, *, billing: str = "second", minimum_s
     """What a job costs under per-second or hourly billing (rounded up, with a minimum).
 
     A 45 s job under an hourly minimum is billed 3,600 s: 80x its per-second cost.
+
+    Parameters
+    ----------
+    job_seconds : float or array [s]
+        How long the job runs.
+    usd_per_hour : float or array [USD/hour]
+        Price of the capacity per hour.
+    billing : str
+        ``"second"`` (per-second billing) or ``"hour"`` (whole hours, rounded up).
+    minimum_seconds : float [s]
+        Minimum billed time of any job (0: none).
+
+    Returns
+    -------
+    Quantity [USD]
+        What the job is billed.
+
+    Examples
+    --------
+    >>> [round(float(ml.billed_cost(45, 3.0, billing=b).m), 4) for b in ("second", "hour")]
+    [0.0375, 3.0]
     """
     s = magnitude(job_seconds, "s", "job_seconds", strictly_positive=True)
     usd = magnitude(usd_per_hour, "USD/hour", "usd_per_hour", strictly_positive=True)
@@ -118,6 +161,16 @@ def cost_per_accepted(cost_per_attempt, pass_rate: float, retries: int = 0):
     With up to ``retries`` retries, attempts = (1 - q^(r+1)) / p with q = 1 - p, and a result is
     accepted with probability 1 - q^(r+1); cost per accepted = cost x attempts / P(accepted)
     = cost / p whatever r (retries change the acceptance rate, not the cost per success).
+
+    Returns
+    -------
+    Quantity or array
+        Expected cost of one accepted result, in the unit of ``cost_per_attempt``.
+
+    Examples
+    --------
+    >>> [round(float(ml.cost_per_accepted(0.01, 0.8, retries=r)), 4) for r in (0, 3)]
+    [0.0125, 0.0125]
     """
     # attempts / accepted = [(1 - q^(r+1)) / p] / (1 - q^(r+1)) = 1 / p: computed directly, so a
     # tiny pass rate cannot turn the ratio into 0 / 0
@@ -128,7 +181,47 @@ def cost_per_accepted(cost_per_attempt, pass_rate: float, retries: int = 0):
 
 @dataclass(frozen=True)
 class Fleet(Report):
-    """A sized fleet: how many replicas serve ``qps`` within the SLO, and how each one runs."""
+    """A sized fleet: how many replicas serve ``qps`` within the SLO, and how each one runs.
+
+    Attributes
+    ----------
+    plan : str
+        ``"batched"`` (continuous batching) or ``"naive"`` (one request at a time per replica).
+    qps : float
+        The traffic the fleet is sized for, queries/s.
+    gpus : int
+        GPUs in all: replicas x tp x pp.
+    nodes : int
+        Servers the GPUs occupy.
+    replica_qps : float
+        The rate each replica serves (``qps / replicas``).
+    capacity_qps : float
+        The largest rate one replica takes within the SLO.
+    utilisation : float
+        ``replica_qps / capacity_qps``.
+    batch : float
+        Mean running sequences per replica at its rate.
+    batch_limit : int
+        The most sequences one replica runs at once (its cap or its KV memory).
+    ttft_s : float
+        Mean time to first token at each replica's rate.
+    ttft_p99_s : float
+        99th-percentile time to first token.
+    itl_s : float
+        Mean inter-token latency.
+    itl_p99_s : float
+        99th-percentile inter-token latency.
+    e2e_s : float
+        Mean end-to-end latency of a query.
+    prefill_share : float
+        Share of each replica's GPU time spent on prefill.
+    replica_tokens_per_s : float
+        Output tokens per second of one replica.
+    bottleneck : str or None
+        What limits a replica, as its `LoadResult` says it.
+    load : LoadResult or None
+        One replica's `LoadResult` at its rate.
+    """
 
     model: str
     hardware: Accelerator
@@ -291,6 +384,12 @@ def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, sl
     cached_prompt_tokens : int [token]
         Prompt prefix whose KV every request finds cached (no prefill compute; a disaggregated
         decode pool receives all but the last prompt token's KV this way), < prompt_tokens.
+
+    Examples
+    --------
+    >>> f = ml.fleet("llama-3-70b", "h100-sxm", qps=10, prompt_tokens=1000, output_tokens=300)
+    >>> f.gpus, f.tp, f.replicas
+    (4, 4, 1)
     """
     if slo is None:
         slo = SLO(ttft_ms=DEFAULT_SLO.ttft_ms if slo_ttft_ms is None else slo_ttft_ms, itl_ms=slo_itl_ms)
@@ -435,6 +534,35 @@ class Pricing:
 
     ``usd_per_gpu_hour`` overrides the catalog's cloud price; ``purchase_usd`` the catalog's
     purchase price. The other fields default to ``mlsyslab/data/pricing.toml`` (with sources).
+
+    Attributes
+    ----------
+    kind : str
+        ``"on-demand"``, ``"spot"``, ``"reserved"`` or ``"owned"``.
+    usd_per_gpu_hour : float, optional
+        A GPU-hour's price (default: the accelerator's catalog price for ``kind``).
+    billing : str
+        ``"second"`` or ``"hour"`` (hours rounded up).
+    purchase_usd : float, optional
+        Price of one GPU bought (owned; default: the catalog's).
+    reserved_discount : float
+        Discount of a reservation against on-demand.
+    amortisation_years : float
+        Years over which an owned server is written off.
+    server_overhead : float
+        The rest of a server (CPUs, memory, chassis) as a fraction of its GPUs' price.
+    networking_fraction : float
+        Networking as a fraction of the server's price.
+    usd_per_kwh : float
+        Electricity price.
+    pue : float
+        Power usage effectiveness of the data centre.
+    hosting_usd_per_kw_month : float
+        Colocation price per kW of IT power a month.
+    host_power_fraction : float
+        The host's power draw as a fraction of its GPUs'.
+    gpu_power_fraction : float
+        Fraction of TDP a GPU draws on average.
     """
 
     kind: str = "on-demand"
@@ -479,7 +607,33 @@ class Pricing:
 
 @dataclass(frozen=True)
 class TCOResult(Report):
-    """What a fleet costs over a duration, and per unit of work."""
+    """What a fleet costs over a duration, and per unit of work.
+
+    Attributes
+    ----------
+    fleet : Fleet
+        The fleet costed.
+    pricing : Pricing
+        How it is paid for.
+    days : float
+        The duration costed.
+    billed_gpus : int
+        GPUs paid for (whole servers where owned).
+    breakdown : dict
+        Cost by item (rental or purchase, power, hosting, networking) a year.
+    total_usd : float
+        Cost over ``days``.
+    annual_usd : float
+        Cost a year.
+    usd_per_query : float
+        Cost of one query.
+    usd_per_million_input_tokens : float
+        Cost of a million prompt tokens: the prefill share of GPU time over the prompt tokens.
+    usd_per_million_output_tokens : float
+        Cost of a million output tokens: the rest of the GPU time over the output tokens.
+    usd_per_million_tokens : float
+        Cost of a million tokens, prompt and output together.
+    """
 
     fleet: Fleet
     pricing: Pricing
@@ -528,6 +682,26 @@ def tco(fleet: Fleet, duration="365 day", pricing: str | Pricing = "on-demand") 
     """Cost of running ``fleet`` for ``duration`` (days by default) under ``pricing``.
 
     Raises `InfeasibleError` for an infeasible fleet: it is never costed.
+
+    Parameters
+    ----------
+    fleet : Fleet
+        A fleet from `fleet` (an infeasible one is refused).
+    duration : float [day]
+        How long the fleet runs.
+    pricing : str or Pricing
+        ``"on-demand"``, ``"spot"``, ``"reserved"``, ``"owned"`` or a `Pricing` (presets in ``data/pricing.toml``).
+
+    Returns
+    -------
+    TCOResult
+        Total and annual cost with its breakdown, per query and per million tokens.
+
+    Examples
+    --------
+    >>> t = ml.tco(ml.fleet("llama-3-8b", "h100-sxm", qps=5), pricing="on-demand")
+    >>> f"USD {t.annual_usd:,.0f} a year, USD {t.usd_per_million_tokens:.2f} per million tokens"
+    'USD 26,192 a year, USD 0.22 per million tokens'
     """
     if not isinstance(fleet, Fleet):
         raise ValueRangeError("tco() takes a Fleet from mlsyslab.fleet()")

@@ -49,6 +49,19 @@ class Lengths:
 
     >>> Lengths.uniform(819, 1024).cv
     0.064...
+
+    Attributes
+    ----------
+    mean : float
+        Mean length in tokens.
+    kind : str
+        ``"fixed"``, ``"uniform"``, ``"gamma"`` or ``"lognormal"``.
+    cv : float
+        Coefficient of variation (gamma and lognormal).
+    low : float, optional
+        Lower end of a uniform range.
+    high : float, optional
+        Upper end of a uniform range.
     """
 
     mean: float
@@ -162,6 +175,12 @@ class Benchmark:
     >>> b = Benchmark.inferencex(64, isl=1024, osl=1024)
     >>> b.requests, round(b.prompt.mean)
     (640, 922)
+
+    Examples
+    --------
+    >>> b = ml.Benchmark(concurrency=32, prompt=ml.Lengths(1000, "uniform", low=800, high=1000), output=ml.Lengths(200))
+    >>> ml.load("llama-3-8b", "h100-sxm", benchmark=b).ttft.to("ms").round(0)
+    <Quantity(304.0, 'millisecond')>
     """
 
     concurrency: int

@@ -120,8 +120,8 @@ class Deployment:
     Examples
     --------
     >>> dep = Deployment("llama-3.1-70b", "h100-sxm", tp=4, weights="fp8")
-    >>> round(dep.weight_bytes_per_gpu / 1e9, 1)
-    18.7
+    >>> round(float(dep.weight_bytes_per_gpu) / 1e9, 1)
+    18.2
     """
 
     model: Model

@@ -137,6 +137,25 @@ def calibrated_efficiency(hardware, engine: str | None = "vllm") -> Efficiency:
     (``vllm``, ``sglang``, ``trtllm``), an older serving stack that published measurements were
     taken with (``[efficiency.by_stack]``, used to predict those rows), or ``None`` for the
     shared factors alone.
+
+    Parameters
+    ----------
+    hardware : str or Accelerator
+        The accelerator.
+    engine : str, optional
+        ``"vllm"``, ``"sglang"``, ``"trtllm"``, a published stack's name, or None for the shared
+        factors alone.
+
+    Returns
+    -------
+    Efficiency
+        The sustained fractions of peak and the fixed costs per layer, step and request.
+
+    Examples
+    --------
+    >>> eff = ml.calibrated_efficiency("h100-sxm", engine="vllm")
+    >>> round(eff.bandwidth, 2), round(eff.compute, 2)
+    (0.83, 0.71)
     """
     hw = accelerator(hardware)
     table = _CALIBRATION["efficiency"]

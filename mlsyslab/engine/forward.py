@@ -102,7 +102,29 @@ GB = 1e9
 
 @dataclass(frozen=True)
 class StepTime:
-    """One forward pass (pipeline round) by component (seconds; arrays broadcast like the inputs)."""
+    """One forward pass (pipeline round) by component (seconds; arrays broadcast like the inputs).
+
+    Attributes
+    ----------
+    linear_memory_s : array
+        Time to read the weights of the linear layers.
+    linear_compute_s : array
+        Time of the linear layers' FLOPs.
+    attention_memory_s : array
+        Time to read the KV cache.
+    attention_compute_s : array
+        Time of the attention FLOPs.
+    attention_s : array
+        Attention's time: the larger of its memory and compute times.
+    attention_compute_bound : array
+        True where attention is limited by compute rather than by reading the KV.
+    communication_s : array
+        Tensor-, pipeline- and expert-parallel communication.
+    overhead_s : array
+        Fixed costs per layer and per step (launches, scheduling).
+    total_s : array
+        The forward pass's time.
+    """
 
     linear_memory_s: np.ndarray
     linear_compute_s: np.ndarray

@@ -35,7 +35,33 @@ __all__ = ["goodput", "GoodputResult", "batch_frontier"]
 
 @dataclass(frozen=True)
 class GoodputResult(Report):
-    """Goodput of a fleet of identical replicas at one arrival rate (see `goodput`)."""
+    """Goodput of a fleet of identical replicas at one arrival rate (see `goodput`).
+
+    Attributes
+    ----------
+    rate : float
+        Arrival rate offered to the replicas, requests/s.
+    throughput_rps : float
+        Requests completed per second.
+    goodput_rps : float
+        Requests per second that meet the SLO and pass the quality bar.
+    p_ttft_ok : float
+        Probability that a request's TTFT meets its target.
+    ttft_stat_ms : float
+        The TTFT statistic the SLO names (p99 by default).
+    itl_stat_ms : float
+        The ITL statistic the SLO names (the mean by default).
+    meets_slo : bool
+        Whether the statistics meet the targets.
+    quality : float
+        Share of answers that pass.
+    utilisation : float
+        Arrival rate over capacity.
+    batch : float
+        Mean running sequences per replica.
+    usd_per_accepted : float or None
+        Cost of one accepted answer (with ``usd_per_gpu_hour``).
+    """
 
     rate: float
     replicas: int
@@ -97,6 +123,12 @@ def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_t
     Each replica sees ``rate / replicas`` (random load balancing keeps arrivals Poisson); see the
     module docstring for the equation. Infeasible or overloaded configurations are reported, not
     costed.
+
+    Examples
+    --------
+    >>> g = ml.goodput("llama-3-8b", "h100-sxm", rate=5, slo=ml.SLO(ttft_ms=500, itl_ms=50))
+    >>> g.meets_slo, round(g.goodput_rps, 2)
+    (True, 5.0)
     """
     if not isinstance(slo, SLO):
         raise ValueRangeError(f"slo must be an mlsyslab.SLO; got {type(slo).__name__}")
@@ -141,6 +173,18 @@ def batch_frontier(model, hardware=None, *, prompt_tokens=512, output_tokens=256
     p99, throughput_tok_s, usd_per_million_output_tokens, feasible, meets_slo; the frame's
     ``attrs["best"]`` is the highest concurrency that meets the SLO (None if none does) and
     ``attrs["limit"]`` the bound that was used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per concurrency: TTFT, ITL, throughput, cost per million tokens and whether the
+        SLO is met.
+
+    Examples
+    --------
+    >>> f = ml.batch_frontier("llama-3-8b", "h100-sxm", slo=ml.SLO(itl_ms=30), max_concurrency=64)
+    >>> list(f.columns[:4])
+    ['concurrency', 'ttft_ms', 'ttft_p99_ms', 'itl_ms']
     """
     import pandas as pd
 

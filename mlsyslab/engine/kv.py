@@ -63,6 +63,16 @@ def kv_bytes_per_token(model, kv: str = "fp16", *, tp: int = 1):
     """KV-cache bytes one token occupies (per GPU when ``tp > 1``), as a quantity in bytes/token.
 
     Below any sliding window: beyond it, windowed layers stop growing (`kv_bytes_per_sequence`).
+
+    Returns
+    -------
+    Quantity [byte/token]
+        KV bytes one token adds on one GPU.
+
+    Examples
+    --------
+    >>> ml.kv_bytes_per_token("llama-3-70b")
+    <Quantity(327680.0, 'byte / token')>
     """
     m = _model(model)
     return quantity(_per_token(m, kv, _tp(tp, m)), "byte/token")
@@ -71,7 +81,18 @@ def kv_bytes_per_token(model, kv: str = "fp16", *, tp: int = 1):
 @checked("context", tp=Param("int", "", low=1, high=1024))
 def kv_bytes_per_sequence(model, context, kv: str = "fp16", *, tp: int = 1):
     """KV-cache (and fixed-state) bytes of one sequence of ``context`` tokens, in GB, per GPU when
-    ``tp > 1``: sliding-window layers capped at their window, linear layers' state counted once."""
+    ``tp > 1``: sliding-window layers capped at their window, linear layers' state counted once.
+
+    Returns
+    -------
+    Quantity [byte]
+        KV bytes of one sequence of ``context`` tokens on one GPU.
+
+    Examples
+    --------
+    >>> ml.kv_bytes_per_sequence("llama-3-70b", 8192).to("GB")
+    <Quantity(2.68435456, 'gigabyte')>
+    """
     c = magnitude(context, "token", "context", minimum=0)
     m = _model(model)
     return quantity(kv_bytes_per_sequence_per_gpu(m, kv, _tp(tp, m), c), "byte").to("GB")
@@ -96,6 +117,16 @@ def kv_pool(model, hardware=None, *, tp: int = 1, weights: str = "fp16", memory_
 
     In GB; negative when the weights alone do not fit. Takes a `Deployment` or
     a model and hardware.
+
+    Returns
+    -------
+    Quantity [byte]
+        KV memory per GPU once the weights are loaded.
+
+    Examples
+    --------
+    >>> ml.kv_pool("llama-3-8b", "h100-sxm").to("GB").round(1)
+    <Quantity(60.1, 'gigabyte')>
     """
     dep = as_deployment(model, hardware, tp=tp, weights=weights, memory_utilization=memory_utilization)
     return quantity(float(dep.kv_pool_bytes()), "byte").to("GB")
@@ -110,6 +141,16 @@ def max_sequences(model, context, kv: str = "fp16", *, pool=None, hardware=None,
     ``hardware`` (with ``tp`` and ``weights``) to derive it with `kv_pool`. Returns an int
     (or int array); 0 where not even one fits (including when the weights alone do not fit, and
     contexts longer than the model's window, ``Model.max_context``).
+
+    Returns
+    -------
+    int or array
+        Sequences of ``context`` tokens whose KV fits the pool (0 where none fits).
+
+    Examples
+    --------
+    >>> ml.max_sequences("llama-3-8b", [2048, 32768], hardware="h100-sxm")
+    array([223,   0])
     """
     m = _model(model)
     t = _tp(tp, m, hardware)
@@ -172,7 +213,14 @@ class KVCacheResult(Report):
 @checked("pool", context=Param("real", "token", low=1, high=1e12), tp=Param("int", "", low=1, high=1024))
 def kv_cache(model, context, kv: str = "fp16", *, pool=None, hardware=None, tp: int = 1,
              weights: str = "fp16") -> KVCacheResult:
-    """Bytes per token and per sequence, and (with ``pool`` or ``hardware``) the sequences that fit."""
+    """Bytes per token and per sequence, and (with ``pool`` or ``hardware``) the sequences that fit.
+
+    Examples
+    --------
+    >>> print(ml.kv_cache("llama-3-8b", 8192, hardware="h100-sxm"))
+    llama-3-8b (fp16 KV): 131,072 bytes/token; 8,192 tokens = 1.074 GB per sequence; a 60.1
+        GB pool holds 55 sequences
+    """
     m = _model(model)
     t = _tp(tp, m, hardware)
     kv = check_precision(kv, KV_PRECISIONS, "KV-cache")
@@ -218,6 +266,12 @@ def allocation_waste(model, max_context, actual_context, *, pool="60 GB", kv: st
     ``actual_context`` is the tokens each sequence really uses (a number or an array of samples).
     Contiguous reserves ``max_context`` per sequence; paged reserves
     ``ceil(actual / block_size) * block_size``. Waste = 1 - used / reserved.
+
+    Examples
+    --------
+    >>> w = ml.allocation_waste("llama-3-8b", 8192, [500, 2000, 6000])
+    >>> print(w)
+    contiguous: 65% wasted, 55 sequences; paged: 0.1% wasted, 161 sequences
     """
     m = _model(model)
     cmax = magnitude(max_context, "token", "max_context", strictly_positive=True)

@@ -316,6 +316,60 @@ class LoadResult(Report):
     of the whole replica. ``batch`` is the mean number of requests inside the server (prefilling
     or decoding), ``queue`` the mean number waiting for a slot. Infeasible entries (a model or a
     sequence that does not fit, an arrival rate above capacity) have NaN times and a ``reason``.
+
+    Attributes
+    ----------
+    loop : str
+        ``"closed"`` (concurrency) or ``"open"`` (Poisson rate).
+    offered : array
+        Clients (closed loop) or requests/s (open loop).
+    max_batched_tokens : int
+        Token budget of one step.
+    ttft_p50_s : array
+        Median time to first token.
+    ttft_p90_s : array
+        90th-percentile time to first token.
+    ttft_p99_s : array
+        99th-percentile time to first token.
+    itl_p50_s : array
+        Median inter-token latency.
+    itl_p90_s : array
+        90th-percentile inter-token latency.
+    itl_p99_s : array
+        99th-percentile inter-token latency.
+    throughput_rps : array
+        Requests completed per second.
+    throughput_tok_s : array
+        Output tokens per second.
+    capacity_rps : array
+        The largest sustainable request rate of the replica.
+    batch : array
+        Mean sequences running.
+    decode_batch : array
+        Mean sequences decoding in a step.
+    queue : array
+        Mean requests waiting for admission.
+    batch_limit : array
+        The most sequences running at once (the cap, or what the KV pool holds).
+    prefill_step_fraction : array
+        Share of steps that carry a prompt chunk.
+    prefill_time_share : array
+        Share of GPU time spent on prefill.
+    own_prefill_s : array
+        A request's own prefill time (its chunks and the decode steps that share them).
+    residual_s : array
+        Wait for the step in progress when a request arrives.
+    slot_wait_s : array
+        Wait for a free slot in the batch (closed loop at its limit, or a full pool).
+    wait_probability : array
+        Probability that an arrival waits in the prefill queue.
+    random_wait_s : array
+        Mean wait in the prefill queue.
+    bottleneck : array
+        What limits the replica: ``"compute"`` or ``"bandwidth"`` in its steps, or, once its batch
+        is full, ``"memory"``, ``"batch cap"`` or ``"token budget"``.
+    start : str
+        Closed loop: ``"staggered"`` or ``"together"``.
     """
 
     deployment: Deployment
@@ -533,6 +587,12 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     Returns
     -------
     LoadResult
+
+    Examples
+    --------
+    >>> r = ml.load("llama-3-8b", "h100-sxm", concurrency=[1, 64], prompt_tokens=1000, output_tokens=200)
+    >>> print(r.ttft.to("ms").round(0), r.itl.to("ms").round(1))
+    [50.0 81.0] ms [6.2 14.7] ms
     """
     dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)

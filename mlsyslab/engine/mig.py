@@ -27,13 +27,47 @@ _DATA = read_data("mig.toml")
 
 
 def mig_profiles(hardware) -> list[str]:
-    """The MIG profile names the catalog states for ``hardware`` (empty if it has none)."""
+    """The MIG profile names the catalog states for ``hardware`` (empty if it has none).
+
+    Parameters
+    ----------
+    hardware : str or Accelerator
+        The GPU.
+
+    Returns
+    -------
+    list of str
+        Its MIG profiles, smallest first (empty where the GPU has none).
+
+    Examples
+    --------
+    >>> ml.mig_profiles("h100-sxm")
+    ['1g.10gb', '1g.20gb', '2g.20gb', '3g.40gb', '4g.40gb', '7g.80gb']
+    """
     hw = accelerator(hardware)
     return [p["name"] for p in _DATA.get("gpus", {}).get(hw.key, {}).get("profiles", [])]
 
 
 def mig_slice(hardware, profile: str) -> Accelerator:
-    """One MIG instance of ``hardware`` as an `Accelerator`; see the module docstring."""
+    """One MIG instance of ``hardware`` as an `Accelerator`; see the module docstring.
+
+    Parameters
+    ----------
+    hardware : str or Accelerator
+        The whole GPU (its MIG profiles are in ``data/mig.toml``; see `mig_profiles`).
+    profile : str
+        A MIG profile of that GPU, such as ``"3g.40gb"``.
+
+    Returns
+    -------
+    Accelerator
+        The slice, with its share of memory, bandwidth, FLOP/s, power and price.
+
+    Examples
+    --------
+    >>> ml.mig_slice("h100-sxm", "3g.40gb").memory_gb
+    42.94967296
+    """
     hw = accelerator(hardware)
     entry = _DATA.get("gpus", {}).get(hw.key)
     if entry is None:

@@ -37,7 +37,18 @@ __all__ = ["erlang_b", "erlang_c", "queue", "QueueResult", "max_rate_for_slo"]
 
 @checked("offered_load", servers=Param("int", "", low=0, high=1e7))
 def erlang_b(servers: int, offered_load):
-    """Blocking probability of an M/G/c/c loss system: B(0) = 1, B(k) = aB / (k + aB)."""
+    """Blocking probability of an M/G/c/c loss system: B(0) = 1, B(k) = aB / (k + aB).
+
+    Returns
+    -------
+    float or array
+        Probability that an arrival finds every server busy and is lost.
+
+    Examples
+    --------
+    >>> round(float(ml.erlang_b(10, 8.0)), 4)
+    0.1217
+    """
     a = np.asarray(offered_load, dtype=float)
     b = np.ones_like(a)
     for k in range(1, int(servers) + 1):
@@ -97,6 +108,23 @@ def erlang_c(servers, offered_load):
     Exact Erlang B recursion up to 500 servers; the Halfin-Whitt approximation above that,
     ``P(wait) = 1 / (1 + beta Phi(beta) / phi(beta))`` with ``beta = (c - a) / sqrt(a)``.
     Broadcasts over both arguments.
+
+    Parameters
+    ----------
+    servers : int
+        Servers.
+    offered_load : float or array
+        Offered load in Erlangs (arrival rate x service time), below ``servers``.
+
+    Returns
+    -------
+    float or array
+        Probability that an arrival waits.
+
+    Examples
+    --------
+    >>> round(float(ml.erlang_c(10, 8.0)), 4)
+    0.4092
     """
     c, a = np.broadcast_arrays(np.asarray(servers, dtype=float), np.asarray(offered_load, dtype=float))
     out = np.ones(c.shape)
@@ -120,7 +148,13 @@ def erlang_c(servers, offered_load):
 
 @checked("servers", "service_time_s", "cv2", rate=Param("real", "1/s", low=0, high=1e12, array=True, units=("request/s", "query/s")))
 def queue(rate, servers: int, service_time_s, *, cv2: float = 1.0) -> QueueResult:
-    """M/G/c waiting times for Poisson arrivals at ``rate`` (1/s, may be an array)."""
+    """M/G/c waiting times for Poisson arrivals at ``rate`` (1/s, may be an array).
+
+    Examples
+    --------
+    >>> print(ml.queue(rate=3.0, servers=4, service_time_s=1.0))
+    QueueResult(servers=4, rate=array(3.), service_time_s=1.0, cv2=1.0, utilisation=np.float64(0.75), p_wait=0.5094339622641509, mean_wait_s=array(0.50943396), stable=np.True_)
+    """
     lam = np.asarray(magnitude(rate, "1/s", "rate", minimum=0), dtype=float)
     c = int(magnitude(servers, "", "servers", minimum=1, integer=True))
     s = magnitude(service_time_s, "s", "service_time_s", strictly_positive=True)
@@ -139,6 +173,11 @@ def max_rate_for_slo(servers: int, service_time_s, slo_s, *, percentile: float =
     """The largest arrival rate whose latency percentile stays within ``slo_s`` (bisection).
 
     Returns 0 when even an idle system misses the SLO (service time > SLO).
+
+    Examples
+    --------
+    >>> round(ml.max_rate_for_slo(4, 1.0, slo_s=3.0), 2)
+    2.35
     """
     s = magnitude(service_time_s, "s", "service_time_s", strictly_positive=True)
     slo = magnitude(slo_s, "s", "slo_s", strictly_positive=True)

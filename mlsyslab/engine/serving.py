@@ -61,6 +61,12 @@ def decode_step(model, hardware=None, *, batch=1, context=1024, tp=1, pp=1, ep=1
     roofline: weight reads or their FLOPs, whichever is longer), ``attention`` (its own roofline,
     KV reads for GQA), ``communication``, ``overhead`` and ``step`` (the sum of the parts); plus
     ``compute_bound`` and ``fits`` (whether that batch and context fit in memory).
+
+    Examples
+    --------
+    >>> step = ml.decode_step("llama-3-70b", "h100-sxm", batch=32, context=2048, tp=4)
+    >>> sorted(step)[:3]
+    ['attention', 'communication', 'compute']
     """
     dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
@@ -103,6 +109,16 @@ def arithmetic_intensity(model, *, tokens, context=0, weights: str = "fp16", kv:
     ``(2 P_active tokens + attention) / (weights read + KV read)``: about ``tokens`` FLOP/byte
     for fp16 weights and short contexts. Prefill of S tokens is ~S; a decode step at batch B
     is ~B, which is why decode sits far left of an accelerator's ridge point.
+
+    Returns
+    -------
+    Quantity [FLOP/byte]
+        FLOPs per byte moved.
+
+    Examples
+    --------
+    >>> [round(ml.arithmetic_intensity("llama-3-8b", tokens=t).m) for t in (1, 64, 2048)]
+    [1, 64, 2048]
     """
     dep = Deployment(model, "h100-sxm", weights=weights, kv=kv)  # hardware does not enter the ratio
     t = magnitude(tokens, "token", "tokens", strictly_positive=True)
@@ -133,6 +149,35 @@ class ServingResult(Report):
     Magnitudes are stored in SI units (``*_s``, ``*_bytes``); the properties without a suffix
     (``ttft``, ``itl``, ``e2e``, ``throughput``, ``memory_per_gpu``) return pint quantities.
     Infeasible entries have NaN times; ``reason`` explains them.
+
+    Attributes
+    ----------
+    ttft_s : array
+        Time to first token of a batch that starts together (its whole prefill).
+    itl_s : array
+        Mean inter-token latency over the answer.
+    e2e_s : array
+        Time until the last token.
+    throughput_tok_s : array
+        Output tokens per second of the replica.
+    throughput_per_gpu_tok_s : array
+        Output tokens per second per GPU.
+    memory_per_gpu_bytes : array
+        Weights and KV per GPU at the batch's longest context.
+    memory_fraction : array
+        ``memory_per_gpu`` as a share of the GPU's whole memory.
+    weights_per_gpu_bytes : float
+        Weight bytes per GPU.
+    kv_per_gpu_bytes : array
+        KV bytes per GPU.
+    decode_memory_bound : array
+        True where a decode step is limited by memory bandwidth.
+    prefill_compute_bound : array
+        True where prefill is limited by compute.
+    mfu : array
+        Model FLOP utilisation of decode: the FLOPs done over the peak.
+    prefix_group : int or None
+        Sequences that share one cached prefix (its KV stored once).
     """
 
     model: Model
@@ -329,6 +374,12 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
     ServingResult
         TTFT, ITL, end-to-end latency, throughput, memory per GPU, feasibility and its reason,
         the binding ceiling and MFU.
+
+    Examples
+    --------
+    >>> r = ml.serve("llama-3-8b", "h100-sxm", batch=[1, 32], prompt_tokens=1000, output_tokens=200)
+    >>> print(r.itl.round(1))
+    [6.1 7.8] ms
     """
     dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)

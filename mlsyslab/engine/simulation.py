@@ -48,7 +48,49 @@ __all__ = ["simulate", "SimulationResult"]
 
 @dataclass(frozen=True)
 class SimulationResult(Report):
-    """Measured statistics of a simulated run (seconds; throughput of the whole replica)."""
+    """Measured statistics of a simulated run (seconds; throughput of the whole replica).
+
+    Attributes
+    ----------
+    loop : str
+        ``"closed"``, ``"open"`` or ``"benchmark"``.
+    offered : float
+        Clients (closed loop) or requests/s (open loop).
+    requests : int
+        Requests simulated.
+    duration_s : float
+        Simulated time of the requests counted.
+    throughput_rps : float
+        Requests completed per second.
+    throughput_tok_s : float
+        Output tokens per second.
+    ttft_p50_s : float
+        Median time to first token.
+    ttft_p90_s : float
+        90th-percentile time to first token.
+    ttft_p99_s : float
+        99th-percentile time to first token.
+    itl_p50_s : float
+        Median inter-token latency (over every gap between tokens).
+    itl_p90_s : float
+        90th-percentile inter-token latency.
+    itl_p99_s : float
+        99th-percentile inter-token latency.
+    tpot_s : float
+        Mean time per output token of a request (its decode time over its tokens after the first).
+    tpot_p50_s : float
+        Median time per output token over requests.
+    tpot_p99_s : float
+        99th-percentile time per output token over requests.
+    batch : float
+        Mean sequences running in a step.
+    queue : float
+        Mean requests waiting for admission.
+    steps : int
+        Forward passes simulated.
+    preemptions : int
+        Requests preempted (their KV freed and later recomputed) when the paged pool ran out.
+    """
 
     loop: str
     offered: float
@@ -133,6 +175,24 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
     ``requests`` and ``warmup``.
 
     Raises `InfeasibleError` when a request cannot fit in memory at all.
+
+    Parameters
+    ----------
+    benchmark : Benchmark, optional
+        A whole benchmark run; replaces ``concurrency``, ``rate``, the lengths, ``requests`` and
+        ``warmup``.
+
+    Returns
+    -------
+    SimulationResult
+        Means and percentiles of TTFT, ITL, TPOT and end-to-end latency, throughput and
+        preemptions, from the simulated requests.
+
+    Examples
+    --------
+    >>> s = ml.simulate("llama-3-8b", "h100-sxm", concurrency=16, requests=200, seed=1)
+    >>> f"{s.ttft.to('ms'):.0f~P}, {s.itl.to('ms'):.1f~P}"
+    '48 ms, 6.9 ms'
     """
     dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)

@@ -39,6 +39,11 @@ class SLO:
         The statistic the TTFT target bounds: ``mean``, ``p50``, ``p90`` or ``p99``.
     itl_stat : str
         The statistic the ITL target bounds: ``mean``, ``p50``, ``p90`` or ``p99``.
+
+    Examples
+    --------
+    >>> ml.SLO(ttft_ms=500, itl_ms=50)
+    SLO(ttft_ms=500.0, itl_ms=50.0, e2e_s=None, ttft_stat='p99', itl_stat='mean')
     """
 
     ttft_ms: float | None = None

@@ -52,7 +52,35 @@ def expected_tokens_per_round(alpha, gamma):
 
 @dataclass(frozen=True)
 class SpeculativeResult(Report):
-    """Speculative decoding against plain decoding (arrays broadcast like the inputs)."""
+    """Speculative decoding against plain decoding (arrays broadcast like the inputs).
+
+    Attributes
+    ----------
+    target : str
+        The model whose output is kept.
+    draft : str
+        The small model that proposes tokens.
+    batch : array
+        Sequences decoding together.
+    context : float
+        Tokens of context of each sequence.
+    gamma : array
+        Tokens the draft proposes per round.
+    alpha : array
+        Probability that the target accepts a drafted token.
+    tokens_per_round : array
+        Expected tokens kept per verify pass (`expected_tokens_per_round`).
+    plain_itl_s : array
+        Inter-token latency without speculation.
+    itl_s : array
+        Inter-token latency with it.
+    draft_s : array
+        Time of the draft's gamma steps in a round.
+    verify_s : array
+        Time of the target's verification pass over gamma + 1 tokens.
+    speedup : array
+        ``plain_itl / itl``: below 1 where speculation slows decoding.
+    """
 
     target: str
     draft: str
@@ -112,6 +140,13 @@ def speculative(target, draft, *, batch=1, context=2048, gamma=4, alpha=0.7) -> 
         Tokens drafted per round, 1 to 64.
     alpha : float or array
         Probability that a drafted token is accepted, in [0, 1].
+
+    Examples
+    --------
+    >>> target = ml.Deployment("llama-3-70b", "h100-sxm", tp=4, weights="fp8")
+    >>> s = ml.speculative(target, "llama-3-8b", batch=[1, 64], gamma=4, alpha=0.7)
+    >>> s.speedup.round(2)
+    array([1.41, 1.03])
     """
     t = as_deployment(target)
     B = np.asarray(batch, dtype=float)

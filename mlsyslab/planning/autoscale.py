@@ -66,7 +66,40 @@ POLICIES_AUTOSCALE = ("requests", "tokens", "kv")
          seed=Param("int", "", low=0, high=2**32 - 1))
 def traffic(*, hours=24.0, mean_rate=10.0, peak_to_mean=2.0, bursts=3, burst_factor=1.5,
             burst_minutes=30, long_share=0.1, burst_long_share=0.6, seed=0):
-    """A seeded day of per-minute traffic (DataFrame: minute, rate, long_share); see the module docstring."""
+    """A seeded day of per-minute traffic (DataFrame: minute, rate, long_share); see the module docstring.
+
+    Parameters
+    ----------
+    hours : float [hour]
+        Length of the trace, > 0.
+    mean_rate : float [request/s]
+        Mean arrival rate over the day, > 0.
+    peak_to_mean : float
+        Diurnal peak over the mean, >= 1 (1: a flat day).
+    bursts : int
+        Bursts placed at random in the day, >= 0.
+    burst_factor : float
+        How much a burst multiplies the rate, >= 1.
+    burst_minutes : int [minute]
+        Length of each burst.
+    long_share : float
+        Share of long reasoning requests outside bursts, in [0, 1].
+    burst_long_share : float
+        Share of long requests during a burst, in [0, 1].
+    seed : int
+        Random seed: the same seed gives the same day.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per minute: ``minute``, ``rate`` (requests/s) and ``long_share``.
+
+    Examples
+    --------
+    >>> day = ml.traffic(hours=2, mean_rate=5, seed=0)
+    >>> len(day), list(day.columns)
+    (120, ['minute', 'rate', 'long_share'])
+    """
     import pandas as pd
 
     n = max(int(round(hours * 60)), 1)
@@ -128,6 +161,25 @@ def read_trace(path):
     Every problem is a one-line `ValueRangeError` naming the file: missing, empty, not text,
     without the columns, without rows, a value that is not a number, a negative or infinite
     rate, a share outside [0, 1], minutes that are not whole, distinct and increasing.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV file with a header row naming ``minute`` and ``rate`` (and optionally ``long_share``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The trace in `traffic`'s columns, ready for `autoscale`.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import pandas as pd
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "trace.csv"
+    >>> pd.DataFrame({"minute": [0, 1], "rate": [2.0, 3.5]}).to_csv(path, index=False)
+    >>> ml.read_trace(path)["rate"].tolist()
+    [2.0, 3.5]
     """
     import pandas as pd
 
@@ -162,7 +214,35 @@ class Capacity:
 
 def replica_capacity(deployment: Deployment, slo: SLO, *, prompt_tokens, short_tokens, long_tokens,
                      max_batch=None) -> Capacity:
-    """One replica's largest rate within ``slo`` for short answers and for long reasoning chains."""
+    """One replica's largest rate within ``slo`` for short answers and for long reasoning chains.
+
+    Parameters
+    ----------
+    deployment : Deployment
+        One replica.
+    slo : SLO
+        The targets the replica meets at that rate.
+    prompt_tokens : int [token]
+        Prompt tokens of every request.
+    short_tokens : int [token]
+        Output tokens of a short answer.
+    long_tokens : int [token]
+        Output tokens of a long reasoning chain.
+    max_batch : int, optional
+        Cap on running sequences (default: memory bounds it).
+
+    Returns
+    -------
+    Capacity
+        ``short_rps`` and ``long_rps``; ``rps(long_share)`` is the rate of a mix.
+
+    Examples
+    --------
+    >>> from mlsyslab.planning.autoscale import replica_capacity
+    >>> cap = replica_capacity(ml.Deployment("llama-3-8b", "h100-sxm"), ml.SLO(ttft_ms=2000), prompt_tokens=1000, short_tokens=300, long_tokens=4000)
+    >>> cap.short_rps > cap.long_rps
+    True
+    """
     out = {}
     for name, n in (("short", short_tokens), ("long", long_tokens)):
         f = fleet(deployment, qps=1e-3, prompt_tokens=prompt_tokens, output_tokens=n, slo=slo, max_batch=max_batch)
@@ -175,7 +255,39 @@ def replica_capacity(deployment: Deployment, slo: SLO, *, prompt_tokens, short_t
 
 @dataclass(frozen=True)
 class AutoscaleResult(Report):
-    """One policy through one trace: replicas by the minute, cost, violations and waste."""
+    """One policy through one trace: replicas by the minute, cost, violations and waste.
+
+    Attributes
+    ----------
+    policy : str
+        The scaling trigger: ``"requests"``, ``"tokens"`` or ``"kv"``.
+    billing : str
+        ``"second"`` or ``"hour"``.
+    minutes : int
+        Minutes of traffic replayed.
+    gpus_per_replica : int
+        GPUs of one replica.
+    cost_usd : float
+        What the day costs.
+    on_demand_usd : float
+        Its on-demand part.
+    spot_usd : float
+        Its spot part.
+    violation_minutes : int
+        Minutes in which the ready replicas were fewer than the traffic needed.
+    excess_fraction : float
+        Share of requests that arrived beyond the ready capacity.
+    gpu_hours : float
+        GPU-hours paid.
+    wasted_gpu_hours : float
+        GPU-hours paid beyond what the traffic needed.
+    preemptions : int
+        Spot replicas taken back.
+    scale_up_s : float
+        Time from the decision to a new replica serving (weights loaded, engine started).
+    timeline : pandas.DataFrame
+        Per minute: rate, long share, replicas needed and replicas provisioned.
+    """
 
     policy: str
     billing: str
@@ -256,6 +368,13 @@ def autoscale(deployment, trace, *, slo: SLO, policy: str = "tokens", prompt_tok
         Seed of the preemptions.
     capacity : Capacity, optional
         Precomputed `replica_capacity` (to compare policies without recomputing it).
+
+    Examples
+    --------
+    >>> dep = ml.Deployment("llama-3-8b", "h100-sxm")
+    >>> a = ml.autoscale(dep, ml.traffic(hours=2, mean_rate=5), slo=ml.SLO(ttft_ms=2000), long_tokens=4000)
+    >>> a.feasible, a.violation_minutes
+    (True, 0)
     """
     dep = as_deployment(deployment)
     if not isinstance(slo, SLO):

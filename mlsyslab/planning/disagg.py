@@ -50,7 +50,27 @@ __all__ = ["disaggregate", "DisaggregationResult"]
 
 @dataclass(frozen=True)
 class DisaggregationResult(Report):
-    """Colocated against split serving for one workload and SLO."""
+    """Colocated against split serving for one workload and SLO.
+
+    Attributes
+    ----------
+    rate_rps : float
+        Requests per second served.
+    colocated : Fleet
+        The fleet that serves prefill and decode on the same replicas.
+    prefill : Fleet
+        The prefill pool of the split.
+    decode : Fleet
+        The decode pool of the split.
+    kv_bytes_per_request : float
+        KV bytes moved from a prefill to a decode replica per request.
+    kv_transfer_s : float
+        Time of that transfer over the link.
+    link_utilisation : float
+        Share of the link's bandwidth the transfers use.
+    choice : str
+        ``"colocated"`` or ``"split"``: the one with fewer GPUs that meets the SLO.
+    """
 
     model: str
     hardware: str
@@ -191,6 +211,12 @@ def disaggregate(model, hardware, *, rate, prompt_tokens=512, output_tokens=256,
     link_gb_s : float or Quantity [GB/s], optional
         Override the link bandwidth per GPU per direction (a slower or faster network than the
         catalog's server design), > 0.
+
+    Examples
+    --------
+    >>> d = ml.disaggregate("llama-3-70b", "h100-sxm", rate=4, prompt_tokens=4000, output_tokens=300, link="nvlink")
+    >>> d.choice, d.colocated.gpus
+    ('colocated', 8)
     """
     if slo is None:
         slo = SLO(ttft_ms=2000.0 if slo_ttft_ms is None else slo_ttft_ms, itl_ms=slo_itl_ms)

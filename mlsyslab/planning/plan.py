@@ -112,7 +112,19 @@ class Workload:
 
 @dataclass(frozen=True)
 class PlanResult(Report):
-    """Every candidate of a `plan` search (``table``), the cheapest (``best``) and the frontier."""
+    """Every candidate of a `plan` search (``table``), the cheapest (``best``) and the frontier.
+
+    Attributes
+    ----------
+    workload : Workload
+        The traffic planned for.
+    pricing : str
+        How the GPUs are paid for.
+    table : pandas.DataFrame
+        Every candidate, feasible or not, with its GPUs, latency, cost and reason.
+    seconds : float
+        How long the search took.
+    """
 
     model: str
     workload: Workload
@@ -322,6 +334,13 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
         Chunked-prefill budgets per forward pass to try (vLLM ``max_num_batched_tokens``).
     pricing : str
         ``"on-demand"`` or ``"spot"`` prices from the catalog.
+
+    Examples
+    --------
+    >>> w = ml.Workload(rate=2, prompt_tokens=1000, output_tokens=300)
+    >>> p = ml.plan("llama-3-8b", workload=w, slo=ml.SLO(ttft_ms=1000, itl_ms=50), hardware=["h100-sxm"], weights=["fp16"], kv=["fp16"])
+    >>> p.best["hardware"], int(p.best["gpus"]), round(float(p.best["usd_per_million_tokens"]), 2)
+    ('h100-sxm', 1, 0.32)
     """
     import time
 
