@@ -70,6 +70,7 @@ def process(path: Path) -> None:
         body = _document(body, obj, summary, path.parent)
     else:  # pragma: no cover - a page quartodoc did not write
         return
+    body = fence_doctests(body)
     ids = set(ANCHOR_ALL(body))
     body = LINK.sub(lambda k: k.group(0) if k.group("target") in ids else f"`{k.group('text')}`", body)
     front = f"---\ntitle: {_yaml(title)}\ndescription: {_yaml(summary)}\n---\n\n"
@@ -91,6 +92,15 @@ def _document(body: str, obj, summary: str, folder: Path) -> str:
     """
     import dataclasses
 
+    if inspect.ismodule(obj):
+        # quartodoc prints the module's name as a code chip, then its summary, which the title
+        # and the description already show
+        head = re.match(r"(\[\]\{#[^}]+\}\n)\n?`[\w.]+`\n", body)
+        if head:
+            rest = body[head.end():].lstrip("\n").split("\n\n", 1)
+            if summary and _plain(rest[0]) == _plain(summary):
+                rest = rest[1:]
+            body = head.group(1) + "\n" + "\n\n".join(rest)
     sig = SIGNATURE.search(body)
     if sig:
         block = PRIVATE_ARGUMENT.sub("", sig.group(0))
@@ -286,11 +296,8 @@ def fields_section(cls) -> str:
     return "## Fields {.doc-section .doc-section-fields}\n\n" + "\n".join(rows) + "\n\n"
 
 
-def example_section(obj) -> str:
-    """The docstring's doctest as code and its printed output (the tests run it)."""
-    text = _docstring_sections(obj)["examples"]
-    if not text:
-        return ""
+def _doctest_blocks(text: str) -> list[str]:
+    """A doctest as Markdown: its code (prompts removed) and its printed output, in fences."""
     code, output, blocks = [], [], []
 
     def flush():
@@ -311,9 +318,33 @@ def example_section(obj) -> str:
         else:
             flush()
     flush()
+    return blocks
+
+
+def example_section(obj) -> str:
+    """The docstring's doctest as code and its printed output (the tests run it)."""
+    text = _docstring_sections(obj)["examples"]
+    if not text:
+        return ""
+    blocks = _doctest_blocks(text)
     blocks[0] = blocks[0].replace("```python\n", "```python\nimport mlsyslab as ml\n\n", 1)
     return "## Example {.doc-section .doc-section-example}\n\n" + "\n\n".join(blocks) + "\n\n"
 
+
+def fence_doctests(body: str) -> str:
+    """A doctest in prose (a module's docstring) as code, not as Markdown's nested quotes."""
+    out, run, fenced = [], [], False
+    for line in body.split("\n") + [""]:
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and (run or line.startswith(">>> ")) and line.strip():
+            run.append(line)
+            continue
+        if run:
+            out += ["\n\n".join(_doctest_blocks("\n".join(run))), ""]
+            run = []
+        out.append(line)
+    return "\n".join(out[:-1])
 
 def main(folder: str = "reference") -> None:
     for path in sorted(Path(folder).glob("*.qmd")):

@@ -41,17 +41,27 @@ def test_every_documented_function_has_an_example():
     assert not missing, f"no example in the docstring of: {missing}"
 
 
-@pytest.mark.parametrize("name", sorted(n for n, o in OBJECTS.items() if ">>> " in (inspect.getdoc(o) or "")))
-def test_example_runs_as_written(name, monkeypatch):
+def _modules():
+    import pkgutil
+
+    yield "mlsyslab"
+    for info in pkgutil.walk_packages(ml.__path__, "mlsyslab."):
+        if info.name != "mlsyslab.__main__":        # importing it runs the command line
+            yield info.name
+
+
+@pytest.mark.parametrize("module_name", sorted(_modules()))
+def test_examples_run_as_written(module_name, monkeypatch):
+    """Every ``>>>`` line anywhere in the package (modules, functions, classes, methods)."""
     import matplotlib.pyplot as plt
 
     monkeypatch.setenv("MLSYSLAB_STATIC", "1")
-    obj = OBJECTS[name]
-    module = importlib.import_module(getattr(obj, "__module__", "mlsyslab"))
-    finder = doctest.DocTestFinder(recurse=False)
+    module = importlib.import_module(module_name)
+    finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    for test in finder.find(obj, name, module=module, globs={**vars(module), "ml": ml}):
-        runner.run(test)
+    for test in finder.find(module, module_name, globs={**vars(module), "ml": ml}):
+        if test.examples and (test.name == module_name or test.name.startswith(module_name + ".")):
+            runner.run(test)
     plt.close("all")
     result = runner.summarize(verbose=False)
-    assert result.attempted > 0 and result.failed == 0, f"{name}: {result.failed} of {result.attempted} example lines differ"
+    assert result.failed == 0, f"{module_name}: {result.failed} of {result.attempted} example lines differ"

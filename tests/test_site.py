@@ -29,6 +29,8 @@ def _render_files() -> list[Path]:
 
 def _nav_entries(node) -> list[str]:
     out = []
+    if isinstance(node, str):
+        return [node]
     if isinstance(node, dict):
         for key in ("href", "file"):
             if key in node:
@@ -72,6 +74,9 @@ def test_code_menu_only_on_notebooks_and_math_without_a_cdn():
 
 
 def test_navigation_highlights_the_part_the_reader_is_in():
+    # Quarto marks a navbar item active only when it is a plain link: with sidebar menus (the
+    # default) each part became a dropdown that never showed as active
+    assert CONFIG["website"]["navbar"]["sidebar-menus"] is False
     ids = {sb["id"] for sb in SIDEBARS}
     items = CONFIG["website"]["navbar"]["left"]
     assert all(isinstance(i, str) and i.startswith("sidebar:") for i in items)
@@ -98,7 +103,7 @@ def test_every_render_pattern_and_nav_entry_exists():
 def test_navigation_into_the_reference_resolves(reference):
     for entry in NAV:
         if str(entry).startswith("reference/"):
-            assert (reference.parent / entry).exists(), f"navigation names {entry}, which is not generated"
+            assert glob.glob(str(reference.parent / entry)), f"navigation names {entry}, which is not generated"
 
 
 def test_labs_are_not_rendered():
@@ -403,3 +408,83 @@ def test_preview_opens_in_headless_chromium(tmp_path):
     text = re.sub(r"<[^>]+>", " ", dom)
     assert "Traceback" not in text and "Error:" not in text
     assert "Two phases, one request" in dom
+
+
+# --- the layout on a phone and on a desktop, guarded by the rules that keep it -------------------
+
+STYLES = (ROOT / "styles.css").read_text(encoding="utf-8")
+
+
+def _rule(selector: str) -> str:
+    """The declarations of the first rule in styles.css whose selector list names ``selector``."""
+    for m in re.finditer(r"([^{}]+)\{([^}]*)\}", re.sub(r"/\*.*?\*/", "", STYLES, flags=re.S)):
+        if selector in [s.strip() for s in m.group(1).split(",")]:
+            return m.group(2)
+    raise AssertionError(f"styles.css has no rule for {selector}")
+
+
+def test_styles_keep_outputs_math_code_and_names_inside_the_column():
+    # printed output wraps: the rule reaches the code element, where Bootstrap's `pre` won
+    assert re.search(r"white-space:\s*pre-wrap\s*!important", _rule(".cell-output pre code"))
+    # display math scrolls in its own box instead of widening the page on a phone
+    assert re.search(r"overflow-x:\s*auto", _rule('math[display="block"]'))
+    assert re.search(r"max-width:\s*100%", _rule('math[display="block"]'))
+    # code wraps a long token; inline code and titles with dotted names wrap too
+    assert "anywhere" in _rule("div.sourceCode pre code")
+    assert "anywhere" in _rule("p code:not(.sourceCode)") and "pre-wrap" in _rule("p code:not(.sourceCode)")
+    assert "anywhere" in _rule("h1.title")
+    # names in a table never break mid-word (Quarto's own rule reached the links)
+    assert re.search(r"word-break:\s*normal", _rule(".table a"))
+    # a narrow table keeps its width, a wide one scrolls
+    assert "fit-content" in _rule("main table") and "overflow-x: auto" in _rule("main table")
+    # the learning path drops its longest column on a phone
+    assert re.search(r"@media \(max-width: 576px\)[^@]*\.learning-path table td:nth-child\(4\)", STYLES)
+    assert "::: {.learning-path}" in (ROOT / "index.qmd").read_text(encoding="utf-8")
+
+
+def test_no_page_asks_another_host_for_anything():
+    html = CONFIG["format"]["html"]
+    assert html["html-math-method"] == "mathml"          # no math script from a CDN
+    theme = html["theme"]
+    assert isinstance(theme, list) and "theme.scss" in theme, "one theme (two doubled every page's CSS)"
+    scss = (ROOT / "theme.scss").read_text(encoding="utf-8")
+    assert re.search(r"^\$web-font-path:\s*false;", scss, re.M), "the theme would fetch Google Fonts"
+    for name, text in (("styles.css", STYLES), ("theme.scss", scss)):
+        assert not re.search(r"(?:@import|url\()\s*['\"]?https?:", text), f"{name} loads from another host"
+    assert (ROOT / CONFIG["website"]["favicon"]).exists()
+
+
+def test_notebook_sources_are_lists_of_lines():
+    """Quarto joins a string source's lines with nothing between them (Lab 8's heading once
+    swallowed its whole section): every cell is stored as a list of lines, as nbformat writes."""
+    import json
+
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            assert isinstance(cell["source"], list), f"{path.name} cell {i}: source stored as one string"
+
+
+def test_every_figure_has_alt_text_that_gives_nothing_away():
+    """Each figure a lab page shows has a description (Quarto's fig-alt): what is plotted, on
+    which axes, and the shape to look for; no number, so it cannot go stale or reveal an answer."""
+    figures = 0
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or not any("image/png" in o.get("data", {}) for o in cell.outputs):
+                continue
+            figures += 1
+            options = yaml.safe_load("\n".join(line[3:] for line in _source(cell).splitlines()
+                                               if line.startswith("#| "))) or {}
+            alt = options.get("fig-alt", "")
+            assert len(alt) > 40, f"{path.name} cell {cell.get('id')}: a figure without alt text"
+            assert not re.search(r"\b\d", alt), f"{path.name} cell {cell.get('id')}: a number in the alt text"
+    assert figures >= 30
+
+
+def test_every_reference_page_is_in_the_reference_sidebar(reference):
+    """The generated pages are listed, by layer, in the Reference part's sidebar (globs)."""
+    sidebar = next(sb for sb in SIDEBARS if sb["id"] == "reference")
+    patterns = [str(e) for e in _nav_entries(sidebar["contents"])]
+    for page in sorted(reference.glob("*.qmd")):
+        rel = f"reference/{page.name}"
+        assert any(Path(rel).match(p) or rel == p for p in patterns), f"{rel} is in no sidebar section"

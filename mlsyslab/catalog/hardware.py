@@ -5,8 +5,8 @@ imported: a value without a source, a non-positive figure or a missing field is 
 Build your own with `Accelerator` (sources are then yours to state).
 
 >>> from mlsyslab import accelerator
->>> accelerator("H100").memory.to("GB")
-<Quantity(80.0, 'gigabyte')>
+>>> accelerator("H100").memory.to("GiB")
+<Quantity(80.0, 'gibibyte')>
 """
 
 from __future__ import annotations
