@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test explorers run bench calibrate labs solutions assignments grade reference lint site preview clean help
+.PHONY: lab test explorers run bench calibrate labs solutions assignments grade reference lint site site-check preview clean help
 
 help:
 	@echo "make lab        open JupyterLab on your own copies of the labs in my-labs/ (installs on first use)"
@@ -22,6 +22,7 @@ help:
 	@echo "make assignments  build the nbgrader course in course/: graded sources, student releases, rubrics"
 	@echo "make grade SUBMISSIONS=dir  autograde dir/<student>/<lab>.ipynb offline: grades/*.csv, feedback HTML"
 	@echo "make site       render the Quarto site (or run its structural checks)"
+	@echo "make site-check look at every rendered page in Chromium, desktop and phone: _site-review/"
 	@echo "make preview    render every solution notebook to standalone HTML in _preview/"
 	@echo "make reference  regenerate the API reference pages from the docstrings (quartodoc)"
 
@@ -86,6 +87,10 @@ site: $(STAMP) reference
 		$(BIN)/python -m pytest -q tests/test_site.py; \
 	fi
 
+# after `make site`: every page in Chromium at 1280 and 390 px (needs Playwright and a Chromium)
+site-check: $(STAMP)
+	$(BIN)/python scripts/check_site.py _site _site-review
+
 preview: $(STAMP)
 	$(BIN)/python scripts/preview.py
 
@@ -93,4 +98,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check mlsyslab tests scripts
 
 clean:
-	rm -rf $(VENV) _preview _site .pytest_cache .hypothesis reference objects.json course grades
+	rm -rf $(VENV) _preview _site _site-review .pytest_cache .hypothesis reference objects.json course grades

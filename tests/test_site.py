@@ -488,3 +488,22 @@ def test_every_reference_page_is_in_the_reference_sidebar(reference):
     for page in sorted(reference.glob("*.qmd")):
         rel = f"reference/{page.name}"
         assert any(Path(rel).match(p) or rel == p for p in patterns), f"{rel} is in no sidebar section"
+
+
+def test_models_page_links_every_model_module(reference):
+    """models.qmd is the map of the package: every module page of the model layers is linked."""
+    text = (ROOT / "models.qmd").read_text(encoding="utf-8")
+    modules = [p.name for p in reference.glob("*.qmd")
+               if re.fullmatch(r"(engine|economics|planning)\.[a-z_]+\.qmd", p.name)]
+    assert len(modules) > 15
+    for name in modules:
+        assert f"](reference/{name})" in text, f"models.qmd does not link {name}"
+
+
+def test_glossary_names_the_terms_of_every_part_of_the_course():
+    terms = [t.lower() for t in re.findall(r"^(\S[^\n]*)\n: ", (ROOT / "glossary.qmd").read_text(encoding="utf-8"), re.M)]
+    assert terms == sorted(terms, key=lambda t: re.sub(r"[^a-z]", "", t)), "the glossary is not in order"
+    for needed in ("prefill", "kv cache", "tco", "goodput", "speculative decoding", "mig", "spot", "semantic cache",
+                   "pipeline parallelism", "expert parallelism", "all-to-all", "disaggregated", "frontier",
+                   "autoscaling trigger"):
+        assert any(needed in t for t in terms), f"the glossary has no entry for {needed}"

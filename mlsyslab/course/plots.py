@@ -179,8 +179,8 @@ def frontier(x, y, *, labels=None, title: str, xlabel: str, ylabel: str, highlig
         The horizontal axis's label, with its unit.
     ylabel : str
         The vertical axis's label, with its unit.
-    highlight : int, optional
-        The index of a point to mark (the chosen configuration).
+    highlight : (x, y, str), optional
+        A point to ring and label (the chosen configuration); the label goes to the side with room.
     logx : bool
         A logarithmic horizontal axis.
     logy : bool
@@ -208,7 +208,13 @@ def frontier(x, y, *, labels=None, title: str, xlabel: str, ylabel: str, highlig
     if highlight is not None:
         hx, hy, text = highlight
         ax.plot([hx], [hy], "o", ms=11, mfc="none", mec=PALETTE[3], mew=2)
-        ax.annotate(text, (hx, hy), textcoords="offset points", xytext=(12, 18), ha="left",
+        # the label goes to the side with room, so a pick at the right end stays inside the axes
+        xs = np.log10(np.asarray(x, dtype=float)) if logx else np.asarray(x, dtype=float)
+        at = np.log10(hx) if logx else hx
+        right = np.nanmax(xs) > np.nanmin(xs) and at > (np.nanmin(xs) + np.nanmax(xs)) / 2
+        ax.annotate(text, (hx, hy), textcoords="offset points", xytext=(-12, 18) if right else (12, 18),
+                    ha="right" if right else "left",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
                     color=PALETTE[3], fontweight="bold",
                     arrowprops={"arrowstyle": "-", "color": PALETTE[3], "lw": 1})
     return ax
@@ -238,7 +244,7 @@ def predicted_vs_measured(compared):
     >>> len(fig.axes)
     2
     """
-    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.9))
     panels = [("latency (ms)", compared["metric"].str.endswith("_ms")),
               ("output tokens/s", ~compared["metric"].str.endswith("_ms"))]
     gpus = sorted(compared["gpu"].unique())

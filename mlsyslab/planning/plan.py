@@ -184,7 +184,7 @@ class PlanResult(Report):
                             ax=ax)
         ax.scatter(ok["e2e_ms"] / 1e3, ok["usd_per_million_tokens"], s=6, color="0.75", zorder=0,
                    label="every plan that meets the SLO")
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)   # below the axes
         return ax
 
     def deployment(self, row=None) -> Deployment:
