@@ -6,7 +6,7 @@ the page for search without a title; and it links class attributes in a summary 
 anchors it never writes. This script, run by `make reference` after `quartodoc build`:
 
 - gives every page front matter with a ``title`` (``serve()``, ``ServingResult``,
-  ``mlsyslab.engine.serving``) and a ``description`` (the docstring's summary line), and turns the
+  ``engine.serving``) and a ``description`` (the docstring's summary line), and turns the
   heading into an anchor so links to it still land;
 - unlinks in-page links whose anchor the page does not define (they become code spans).
 
@@ -43,7 +43,7 @@ def _title(anchor: str) -> tuple[str, str, object]:
     doc = inspect.getdoc(obj) or ""
     summary = doc.strip().splitlines()[0] if doc.strip() else ""
     if obj is module:
-        title = anchor
+        title = anchor.removeprefix("mlsyslab.")     # as the signatures name it; fits the sidebar
     elif inspect.isclass(obj):
         title = parts[-1]
     else:
@@ -64,6 +64,7 @@ def process(path: Path) -> None:
     if path.name == "index.qmd":
         title, summary = "API reference", "Every public model, result and helper of mlsyslab, with its equations and parameters."
         body = re.sub(r"^# API reference \{[^}]*\}\s*\n", "", text, count=1)
+        body = MODULE_POINTER.sub("", body)      # the summary table: each row links the page
     elif m:
         title, summary, obj = _title(m.group("anchor"))
         body = text[:m.start()] + f"[]{{#{m.group('anchor')}}}\n" + text[m.end():]
@@ -73,10 +74,14 @@ def process(path: Path) -> None:
     body = fence_doctests(body)
     ids = set(ANCHOR_ALL(body))
     body = LINK.sub(lambda k: k.group(0) if k.group("target") in ids else f"`{k.group('text')}`", body)
+    # the description stands alone under the title: a pointer to "the module docstring" is dropped
+    summary = MODULE_POINTER.sub("", summary)
     front = f"---\ntitle: {_yaml(title)}\ndescription: {_yaml(summary)}\n---\n\n"
     path.write_text(front + body, encoding="utf-8")
 
 
+MODULE_POINTER = re.compile(r"[;,:]?\s*\(?see (?:the )?module(?:'s)? docstring\)?", re.I)
+"""A summary's pointer to its module, which a description or an index row does without."""
 SIGNATURE = re.compile(r"^```python\n.*?^```\n", re.M | re.S)
 PRIVATE_ARGUMENT = re.compile(r"^\s+_\w+=[^\n]*,\n", re.M)
 
@@ -122,7 +127,7 @@ def _document(body: str, obj, summary: str, folder: Path) -> str:
     module = getattr(obj, "__module__", None) if not inspect.ismodule(obj) else None
     page = f"{module.removeprefix('mlsyslab.')}.qmd" if module else None
     if page and (folder / page).exists():
-        body = re.sub(r"(the module(?:'s)? docstring)", rf"[\1]({page})", body)
+        body = re.sub(r"(?:the )?module(?:'s)? docstring", f"[the module's page]({page})", body)
     return body
 
 
