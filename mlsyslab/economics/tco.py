@@ -194,11 +194,11 @@ class Fleet(Report):
     nodes : int
         Servers the GPUs occupy.
     replica_qps : float
-        The rate each replica serves (``qps / replicas``).
+        The largest rate one replica sustains within the SLO (``r*``; replicas = ceil(qps / r*)).
     capacity_qps : float
-        The largest rate one replica takes within the SLO.
+        One replica's throughput with every slot filled (no SLO).
     utilisation : float
-        ``replica_qps / capacity_qps``.
+        The rate each replica carries, ``qps / replicas``, over ``capacity_qps``.
     batch : float
         Mean running sequences per replica at its rate.
     batch_limit : int
