@@ -104,3 +104,22 @@ def test_autoscale_checks_a_trace_given_in_code_as_read_trace_checks_a_file(rate
     with pytest.raises(ml.ValueRangeError, match=message):
         ml.autoscale(ml.Deployment("llama-3-8b", "h100-sxm"), trace, slo=ml.SLO(ttft_ms=2000, itl_ms=50),
                      long_tokens=2000)
+
+
+def test_the_kv_trigger_fires_once_the_replicas_are_full_and_grows_by_at_most_one_over_u():
+    """A KV-usage trigger reads what the ready replicas report, which cannot pass a full pool: after
+    a step in traffic it does scale out (it is not blind), later than the tokens trigger and by at
+    most 1/u a minute (and, as the usage of a healthy replica reads low, it then scales back in)."""
+    import pandas as pd
+
+    u = 0.8
+    minutes = np.arange(120)
+    trace = pd.DataFrame({"minute": minutes, "rate": np.where(minutes < 30, 5.0, 60.0), "long_share": 0.1})
+    cap = replica_capacity(DEP, SLO, **KW)
+    runs = {p: ml.autoscale(DEP, trace, slo=SLO, policy=p, utilisation=u, capacity=cap, **KW) for p in ("kv", "tokens")}
+    kv = runs["kv"].timeline
+    assert kv["ready"].max() >= kv["need"].max()                       # it does fire and catch up
+    assert runs["kv"].violation_minutes >= runs["tokens"].violation_minutes
+    after = kv[kv["minute"] >= 30]
+    bound = np.ceil(np.maximum(after["ready"].to_numpy()[:-1], 1) / u - 1e-9)
+    assert np.all(after["target"].to_numpy()[1:] <= bound)             # usage is capped at a full pool

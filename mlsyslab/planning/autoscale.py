@@ -22,8 +22,16 @@ Policies (each sees the last minute's signals and keeps ``utilisation`` headroom
   mix, ``ceil(rate / (u c(p_mean)))``: blind to what each request costs;
 - ``"tokens"``: the token work in flight against a replica's token budget,
   ``ceil(rate / (u c(p)))``: it sees the mix;
-- ``"kv"``: KV-cache bytes in flight (Little's law: rate x end-to-end time x mean context) against
-  ``u`` of a replica's KV pool: it sees memory, not latency.
+- ``"kv"``: the KV-cache use the ready replicas report (vLLM's ``kv_cache_usage_perc``), scaled as
+  a Kubernetes autoscaler scales on a utilisation metric, ``ceil(ready x usage / u)``. The bytes in
+  flight come from Little's law (rate x end-to-end time x mean context held) while the replicas
+  keep up; once the traffic outruns them, each runs a full batch and reports that batch's KV use
+  (its batch limit x mean context held, at most its pool). So the fleet grows by at most ``1/u``
+  a minute: a signal that sees memory, not latency, and fires only once the replicas are full.
+
+The ``"tokens"`` trigger assumes each request states its token budget on arrival (a thinking
+budget or ``max_tokens``), so each minute's mix of short and long requests is known as it
+arrives; where budgets are not stated it can see no more than the ``"requests"`` trigger.
 
 A replica is ready ``scale_up_s`` after launch: its weights read from storage at
 ``storage_gb_s`` per GPU plus ``startup_s`` (engine start, CUDA graphs), stated assumptions.
@@ -48,6 +56,7 @@ import numpy as np
 
 from ..economics.tco import fleet
 from ..engine.deployment import Deployment, as_deployment
+from ..engine.load import load
 from ..engine.slo import SLO
 from ..errors import ValueRangeError
 from ..params import Param, checked
@@ -397,7 +406,11 @@ def autoscale(deployment, trace, *, slo: SLO, policy: str = "tokens", prompt_tok
         pool = float(np.min(dep.kv_pool_bytes())) * int(dep.gpus)
         in_flight = rate * ((1 - share) * cap.short_e2e_s * (prompt_tokens + short_tokens / 2)
                             + share * cap.long_e2e_s * (prompt_tokens + long_tokens / 2)) * kv_tok
-        target = np.ceil(in_flight / (utilisation * pool) - 1e-9)
+        target = np.ceil(in_flight / (utilisation * pool) - 1e-9)     # the first minute's fleet; then feedback
+        # a replica past what it takes runs a full batch: its KV use is then the full batch's, per class
+        per_gpu_pool = float(np.min(dep.kv_pool_bytes()))
+        full = [min(1.0, float(load(dep, concurrency=1, prompt_tokens=prompt_tokens, output_tokens=out).batch_limit)
+                    * (prompt_tokens + out / 2) * kv_tok / per_gpu_pool) for out in (short_tokens, long_tokens)]
     target = np.maximum(np.concatenate([[target[0]], target[:-1]]), 1).astype(int)    # last minute's signal
     gpus = int(dep.gpus)
     scale_up_s = float(np.max(dep.weight_bytes_per_gpu)) / (storage_gb_s * 1e9) + startup_s
@@ -426,6 +439,13 @@ def autoscale(deployment, trace, *, slo: SLO, policy: str = "tokens", prompt_tok
                 preemptions += 1
                 instances.append([t, t + delay, None, True])
         live = [x for x in instances if x[2] is None]
+        if policy == "kv" and t > 0:      # what the ready replicas reported last minute, full at most
+            serving = max(int(ready_n[t - 1]), 1)
+            if rate[t - 1] > serving * per_replica[t - 1]:       # overloaded: every batch is full
+                usage = (1 - share[t - 1]) * full[0] + share[t - 1] * full[1]
+            else:
+                usage = min(1.0, float(in_flight[t - 1]) / (serving * pool))
+            target[t] = max(1, math.ceil(serving * usage / utilisation - 1e-9))
         want = int(target[t])
         if want > len(live):
             for _ in range(want - len(live)):
