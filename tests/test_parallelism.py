@@ -209,3 +209,18 @@ def test_reasoning_across_servers_counts_every_gpu_of_the_pipeline():
     assert two.itl_start_s == pytest.approx(one.itl_start_s, rel=0.01)   # batch 1: the bubble
     r1 = ml.reason("deepseek-r1", "h100-sxm", tp=8, pp=2, steps=2, weights="fp8", kv="fp8")
     assert r1.feasible
+
+
+def test_the_all_to_all_waits_for_the_busiest_gpu():
+    """Routing skew concentrates the dispatch on one GPU, which receives skew x the mean (and
+    sends it back in the combine): expert-parallel communication grows with the skew, linearly
+    (the all-reduces do not change)."""
+    import mlsyslab as ml
+
+    def comm(skew, ep):
+        d = ml.Deployment("deepseek-r1", "h100-sxm", tp=8, ep=ep, expert_skew=skew, weights="fp8", kv="fp8")
+        return float(d.step_time(decode_tokens=256, decode_context=1500).communication_s)
+
+    c = [comm(s, 16) for s in (1.0, 2.0, 3.0)]
+    assert c[0] < c[1] < c[2]
+    assert c[2] - c[1] == pytest.approx(c[1] - c[0], rel=1e-6)

@@ -70,7 +70,10 @@ each with its own sequences. The busiest GPU does ``n_max = mu skew + sqrt(2 mu 
 token-expert pairs (``mu = T k / ep``; the square root is the finite-sample spread of uniform
 routing), over its touched local experts at the same tile padding, and the all-to-all moves
 ``(T/ep) k hidden`` 16-bit values per GPU out and back per MoE layer, over the scale-up link
-inside a domain and the network beyond it (the slower path sets the time).
+inside a domain and the network beyond it (the slower path sets the time); the busiest GPU
+receives ``skew`` times that in the dispatch and sends it back in the combine, so both phases
+wait for it. No per-server deduplication is modelled (DeepEP sends one copy per remote server,
+and in fp8: this overstates the bytes that cross servers).
 
 Assumptions: activations' memory traffic is ignored beside weights and KV; one precision for the
 body; uniform expert routing unless ``expert_skew`` is given.
@@ -231,9 +234,12 @@ class ForwardPass:
             far = float(np.clip((ep - hw.scale_up_gpus) / (ep - 1), 0.0, 1.0))
             per_pair = m.hidden * 2.0 * (ep - 1) / ep / ep * m.experts_per_token   # bytes per token per GPU
             self.a2a_fixed = 2.0 * m.moe_layers * (net_lat if far > 0 else up_lat) * 1e-6
-            self.a2a_per_tok = 2.0 * m.moe_layers * per_pair * max((1 - far) / nvlink, far / network)
             self.mu_per_tok = self.k / ep
             self.skew, self.log_ep = dep.expert_skew, float(np.log(ep))
+            # the busiest GPU receives skew x the mean dispatch (and sends it back in the combine):
+            # each all-to-all phase waits for it
+            self.a2a_per_tok = (2.0 * m.moe_layers * per_pair * max((1 - far) / nvlink, far / network)
+                                * self.skew)
             self.local_experts = self.E / ep
 
     # --- components ---------------------------------------------------------------------------
