@@ -10,6 +10,11 @@ step, and the waits' atom-plus-exponential tail); the ITL gate uses the statisti
 `SLO` names. Goodput never exceeds throughput; the route that wins a throughput
 benchmark can lose on cost per accepted result.
 
+Assumption: the ITL term is a gate, not a share. The SLO states its ITL target as a statistic
+over all requests (the mean by default), so where the statistic misses the target no request
+counts and goodput drops to zero in one step; a per-request ITL target would need each request's
+ITL distribution, which the load model does not give (the simulation does).
+
 `batch_frontier` sweeps a closed loop from one client to the memory limit and prices each
 point: the trade between cost per token and latency that every serving team chooses on.
 """
