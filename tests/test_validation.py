@@ -31,7 +31,6 @@ KNOWN_GAPS = {  # (regime, metric): (ceiling on the median, why)
     ("static_large_batch", "output_tok_s_per_gpu"): (0.40, "2 points; v0.6.1 ran GQA without its GQA kernels (SOURCES.md)"),
     ("static_large_batch+long_output", "output_tok_s_per_gpu"): (0.60, "the same, worst at long outputs"),
     ("static_large_batch+long_prompt+long_output", "output_tok_s_per_gpu"): (0.40, "the same"),
-    ("max_load+long_output", "output_tok_s_total"): (0.20, "MI300X max load, one fitted factor for two vLLM versions"),
 }
 
 
@@ -63,14 +62,24 @@ def test_median_error_per_regime_and_metric(compared):
         assert row["median_abs_error"] <= ceiling, (key, row["median_abs_error"])
 
 
-REGIME_GAPS = {"max_load+long_output": (0.20, "9 MI300X max-load points: one ROCm fp8 factor for vLLM "
-                                               "0.8.3 and 0.10.2, which differ by 20%")}
-
-
 def test_every_regime_median_within_the_goal(compared):
     table = error_table(compared, by=("regime",))
     for regime, row in table.iterrows():
-        assert row["median_abs_error"] <= REGIME_GAPS.get(regime, (GOAL, ""))[0], (regime, row["median_abs_error"])
+        assert row["median_abs_error"] <= GOAL, (regime, row["median_abs_error"])
+
+
+def test_rocm_attention_reads_below_the_weights_rate(compared):
+    # the MI300X max-load pairs (one batch, mean contexts of 1,152 and 2,176 tokens) separate the
+    # KV read from the matmuls: vLLM on ROCm's paged attention sustains well under the weights'
+    # streaming rate, and with the shared rate the longer outputs came out 20-29% too fast
+    import mlsyslab as ml
+
+    rocm, h100 = ml.calibrated_efficiency("mi300x"), ml.calibrated_efficiency("h100-sxm")
+    assert h100.kv_bandwidth is None and rocm.kv_bandwidth < 0.5 * rocm.bandwidth
+    amd = compared[compared["source"].str.startswith("amd-rocm")]
+    assert amd["rel_error"].abs().median() <= GOAL
+    longer = amd[amd["output_tokens"] == 4096]["rel_error"]
+    assert longer.abs().max() <= GOAL, longer
 
 
 def test_overall_error_and_points_off_by_2x(compared):
@@ -89,7 +98,7 @@ def test_mi300x_needs_its_own_compute_factor(compared):
     # every MI300X row runs fp8 weights; vLLM on ROCm's fp8 GEMMs are the factor that cannot be shared
     shared = compare(amd, with_factors({"mi300x": {"compute_fp8": ml.DEFAULT_EFFICIENCY.compute_fp8}}))
     big = amd["batch_or_concurrency"].fillna(1e9) >= 128
-    assert shared.loc[big, "rel_error"].median() > 0.5     # over 1.5x too fast with NVIDIA's factor
+    assert shared.loc[big, "rel_error"].median() > 0.35    # about 1.4x too fast with NVIDIA's factor
     assert amd.loc[big, "rel_error"].abs().median() < 0.2
     small = amd["batch_or_concurrency"].fillna(1e9) <= 8     # bandwidth-bound: the shared factor fits
     assert shared.loc[small, "rel_error"].abs().median() < 0.1
@@ -112,10 +121,7 @@ def test_calibration_report_is_fresh(compared):
 # --- the Hopper corpus (measured_aic_hopper.csv) at concurrency <= 4: the step time's goals ----
 
 CORPUS_GOAL = 0.10      # TPOT median error per tp degree and per backend
-CORPUS_GAPS = {  # (column, value): (ceiling, why)
-    ("ml_tp", 4.0): (0.11, "MiniMax-M2.5 (0.84x) and gpt-oss-120b (1.17x) on vLLM at tp4: MoE decode "
-                           "with few tokens per expert, the part of the step the corpus pins least"),
-}
+CORPUS_GAPS: dict = {}  # (column, value): (ceiling, why) where a group cannot reach the goal yet
 
 
 @pytest.fixture(scope="module")

@@ -308,7 +308,7 @@ def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: s
     --------
     >>> from mlsyslab.course import reveal
     >>> reveal(50, ml.serve("llama-3-8b", "h100-sxm", batch=32).itl, unit="ms", what="ITL at batch 32")
-    ITL at batch 32: you guessed 50.0 ms, the model computes 7.06 ms: 7.1x too high.
+    ITL at batch 32: you guessed 50.0 ms, the model computes 7.07 ms: 7.1x too high.
     """
     def hidden(problem=None, comp=float("nan")):
         return Reveal(what, None, comp, unit, hint, problem, exact, signed)

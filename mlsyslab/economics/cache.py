@@ -341,7 +341,7 @@ def serving_effect(model, hardware=None, *, prompt_tokens, prefix_tokens, hit_ra
     Examples
     --------
     >>> print(ml.serving_effect("llama-3-8b", "h100-sxm", prompt_tokens=6000, prefix_tokens=5000, hit_rate=0.9, batch=16))
-    hit rate 90%: TTFT 2,155 ms cold, 414 ms warm, 588 ms expected; 74% of prefill skipped;
+    hit rate 90%: TTFT 2,157 ms cold, 414 ms warm, 588 ms expected; 74% of prefill skipped;
         the prefix holds 0.66 GB of KV once, and sharing it saves 9.83 GB per GPU
     """
     P = magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1)

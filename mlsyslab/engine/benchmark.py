@@ -180,7 +180,7 @@ class Benchmark:
     --------
     >>> b = ml.Benchmark(concurrency=32, prompt=ml.Lengths(1000, "uniform", low=800, high=1000), output=ml.Lengths(200))
     >>> ml.load("llama-3-8b", "h100-sxm", benchmark=b).ttft.to("ms").round(0)
-    <Quantity(304.0, 'millisecond')>
+    <Quantity(305.0, 'millisecond')>
     """
 
     concurrency: int

@@ -48,6 +48,12 @@ class Efficiency:
     experts : float
         Rate of grouped expert GEMMs (mixture of experts) relative to dense matmuls at the same
         precision, in (0, 1]: many small GEMMs, routing, permutation and unpermutation.
+    kv_bandwidth : float, optional
+        Fraction of peak memory bandwidth that decode attention's KV reads sustain, in (0, 1];
+        None (the default) means ``bandwidth``. Paged attention gathers scattered KV blocks, so
+        on a stack whose attention kernels are less tuned than its GEMMs it reads below the
+        weights' streaming rate (fitted for vLLM on ROCm, MI300X; the same as ``bandwidth``
+        elsewhere, where no measurement separates them).
     interconnect : float
         Fraction of the scale-up link bandwidth an all-reduce or a send sustains, in (0, 1].
     layer_overhead_us : float
@@ -74,6 +80,7 @@ class Efficiency:
     compute_fp8: float = 0.45
     compute_fp4: float = 0.45
     experts: float = 1.0
+    kv_bandwidth: float | None = None
     interconnect: float = 0.8
     layer_overhead_us: float = 0.0
     moe_layer_overhead_us: float = 0.0
@@ -86,6 +93,9 @@ class Efficiency:
             v = getattr(self, name)
             if not _is_real(v) or not 0 < v <= 1:
                 raise ValueRangeError(f"efficiency {name} must be a number in (0, 1]; got {v!r}")
+        v = self.kv_bandwidth
+        if v is not None and (not _is_real(v) or not 0 < v <= 1):
+            raise ValueRangeError(f"efficiency kv_bandwidth must be None or a number in (0, 1]; got {v!r}")
         for name in ("layer_overhead_us", "moe_layer_overhead_us", "sync_jitter_us", "step_overhead_ms",
                      "request_overhead_ms"):
             v = getattr(self, name)

@@ -10,14 +10,16 @@ fixed costs. Per GPU of one tensor-parallel group of ``tp`` GPUs, with ``T = d +
                                                                           dense and shared FFNs
     experts  = max( W_touched(T) / BW,  2 (P_e / tp) n_t max(T k / n_t, m_tile) / (F_w eta_moe) )
     lm_head  = max( W_vocab / BW,      2 n_logits P_vocab / (tp F_16) )   the logits, in 16 bits
-    decode   = d max( KV_read(c_d) / BW,  A_dec(c_d) / (tp F_attn) )      each sequence its KV
+    decode   = d max( KV_read(c_d) / BW_kv, A_dec(c_d) / (tp F_attn) )     each sequence its KV
     prefill  = max( p KV_tok / BW,  p A_pre(c_p) / (tp F_attn) )          FlashAttention, causal
     comm     = n_AR [ alpha_link(tp) + 2 (tp - 1) / tp  T h 2 / (eta_link BW_link) ]
     t_pass   = dense + experts + lm_head + decode + prefill + comm + L t_layer + L_moe t_moe + t_step
 
 Terms, with their sources:
 
-- ``BW = eta_bw`` x peak memory bandwidth; ``F_w = eta`` x the dense peak at the weights' math
+- ``BW = eta_bw`` x peak memory bandwidth (``BW_kv = eta_kv`` x peak for decode attention's
+  paged KV reads, the same fraction unless the stack's attention kernels are measured slower:
+  vLLM on ROCm); ``F_w = eta`` x the dense peak at the weights' math
   precision (16-bit, or fp8/fp4 tensor cores where the chip has them, each with its own
   sustained fraction: fp8 GEMMs gain about 1.4x over 16-bit, not 2x); attention runs at 16 bits
   unless the KV cache is fp8 (`mlsyslab.catalog.precision`).
@@ -159,6 +161,7 @@ class ForwardPass:
         self.share = dep.stage_share * dep.pp
         self.chunked_pipeline = dep.engine_spec.pipeline_prefill == "chunked"
         self.bw = hw.memory_bandwidth_gb_s * GB * eff.bandwidth
+        self.bw_kv = hw.memory_bandwidth_gb_s * GB * (eff.kv_bandwidth or eff.bandwidth)
         w_math = math_precision(dep.weights, hw.peak_tflops)
         self.f_w = hw.peak_tflops[w_math] * 1e12 * eff.compute_at(w_math)          # per GPU
         self.f_16 = hw.peak_tflops["fp16"] * 1e12 * eff.compute
@@ -313,7 +316,7 @@ class ForwardPass:
         """(time, memory time, compute time) of attention for ``d`` decode and ``p`` prefill tokens."""
         g = self.groups
         d, p = np.asarray(d, dtype=float) / g, np.asarray(p, dtype=float) / g
-        dec_m = d * self.kv_read_bytes(cd) / self.bw
+        dec_m = d * self.kv_read_bytes(cd) / self.bw_kv
         dec_c = d * self.decode_flops(cd) / self.f_attn
         write = self.kv_per_layer_tok * self.attn_layers + self.index_bytes * self.attn_layers
         pre_m = p * write / self.bw

@@ -379,7 +379,7 @@ def serve(model, hardware=None, *, batch=1, prompt_tokens=512, output_tokens=256
     --------
     >>> r = ml.serve("llama-3-8b", "h100-sxm", batch=[1, 32], prompt_tokens=1000, output_tokens=200)
     >>> print(r.itl.round(1))
-    [6.1 7.8] ms
+    [6.2 7.8] ms
     """
     dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
