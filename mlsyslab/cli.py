@@ -336,10 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
          help="mean output tokens")
     _arg(p, "--prompt-cv", "prompt_cv", default=0.0)
     _arg(p, "--output-cv", "output_cv", default=0.0)
-    _arg(p, "--max-batch", "max_batch", help="cap on running sequences (default: the memory limit)")
-    _arg(p, "--max-batched-tokens", "max_batched_tokens", default=8192, help="token budget of one step (chunked prefill)")
-    _arg(p, "--kv-allocation", "kv_allocation", default="paged",
-         help="paged: KV grows on demand, preemption (vLLM); reserved: S+N reserved (TensorRT-LLM)")
+    _arg(p, "--max-batch", "max_batch", help="cap on running sequences (default: the engine's, and memory)")
+    _arg(p, "--max-batched-tokens", "max_batched_tokens",
+         help="token budget of one step (chunked prefill; default: the engine's on this GPU)")
+    _arg(p, "--kv-allocation", "kv_allocation",
+         help="paged: KV grows on demand, preemption (vLLM); reserved: S+N reserved (TensorRT-LLM); "
+              "default: the engine's")
     _add_common(p)
     p.set_defaults(func=_cmd_load)
 
@@ -382,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
         _arg(p, "--output", Param("int", "token", low=2, high=1e9), default=256, help="output tokens")
         _arg(p, "--slo-ttft-ms", "slo_ttft_ms", help="p99 time-to-first-token target (default 2000 when none is given)")
         _arg(p, "--slo-itl-ms", "slo_itl_ms", help="mean inter-token latency target")
-        _arg(p, "--max-batch", "max_batch", help="cap on running sequences (default: memory)")
+        _arg(p, "--max-batch", "max_batch", help="cap on running sequences (default: the engine's, and memory)")
         p.add_argument("--naive", action="store_true", help="size the naive one-query-per-replica plan")
         if cmd == "tco":
             _arg(p, "--pricing", Param("choice", choices=("on-demand", "spot", "reserved", "owned")),
@@ -444,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     _arg(p, "--itl-stat", Param("choice", choices=("mean", "p50", "p90", "p99")), default="mean",
          help="statistic the ITL target bounds")
     _arg(p, "--replicas", "replicas", default=1)
-    _arg(p, "--max-batch", "max_batch", help="cap on running sequences (default: memory)")
+    _arg(p, "--max-batch", "max_batch", help="cap on running sequences (default: the engine's, and memory)")
     _arg(p, "--prompt", "prompt_tokens", default=512)
     _arg(p, "--output", Param("real", "token", low=2, high=1e12), default=256, help="output tokens")
     _arg(p, "--quality", "quality", default=1.0)

@@ -188,3 +188,27 @@ def test_memory_bound_and_saturated_throughput_match_the_simulation(allocation):
     assert sim.batch == pytest.approx(model.batch_limit, rel=0.02)
     assert sim.throughput_tok_s == pytest.approx(model.throughput_tok_s, rel=0.10)
     assert (sim.preemptions > 0) == (allocation == "paged")
+
+
+def test_the_engines_own_limits_apply_where_none_are_given():
+    # vLLM on an A100 keeps at most 256 requests running and 2,048 tokens a pass (engines.toml,
+    # from its arg_utils): 512 clients of short requests leave 256 waiting for a slot, in the
+    # model as in the simulation, which runs the same defaults
+    a100 = ml.Deployment("llama-3-8b", "a100-80gb")
+    assert a100.serving_limits() == (256, 2048, "paged")
+    assert int(a100.max_batch(256)) > 512                       # memory alone would admit them all
+    r = ml.load(a100, concurrency=512, prompt_tokens=128, output_tokens=128)
+    assert r.batch_limit == 256 and r.queue == pytest.approx(256) and r.bottleneck == "batch cap"
+    free = ml.load(a100, concurrency=512, prompt_tokens=128, output_tokens=128, max_batch=10_000)
+    assert free.batch_limit >= 512 and free.queue == 0 and r.ttft_s > 2 * free.ttft_s
+    assert r.max_batched_tokens == 2048 and free.max_batched_tokens == 2048
+    sim = ml.simulate(a100, concurrency=512, prompt_tokens=128, output_tokens=128, requests=1500)
+    assert sim.batch <= 256 + 1e-9
+    assert sim.ttft_s == pytest.approx(r.ttft_s, rel=0.35)
+    # TensorRT-LLM reserves each request's whole context by default; SGLang leaves the batch to memory
+    trt = ml.Deployment("llama-3-8b", "h100-sxm", engine="trtllm")
+    assert trt.serving_limits()[2] == "reserved"
+    long = dict(concurrency=4000, prompt_tokens=2000, output_tokens=2000)
+    assert ml.load(trt, **long).batch_limit == int(trt.max_batch(4000))
+    assert ml.load(trt, kv_allocation="paged", **long).batch_limit > int(trt.max_batch(4000))
+    assert ml.Deployment("llama-3-8b", "h100-sxm", engine="sglang").serving_limits()[0] is None

@@ -49,7 +49,7 @@ import numpy as np
 from ..catalog.hardware import Accelerator, accelerator
 from ..catalog.models import model as _model
 from ..catalog.reader import read_data
-from ..engine.deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, Efficiency, valid_tps
+from ..engine.deployment import Deployment, Efficiency, valid_tps
 from ..engine.load import LoadResult, load
 from ..engine.slo import SLO
 from ..errors import CatalogError, ValueRangeError
@@ -347,7 +347,7 @@ def _max_rate(dep, slo: SLO, kw) -> tuple[float, LoadResult]:
          ep=P["ep"])
 def fleet(model, hardware=None, *, qps, prompt_tokens=512, output_tokens=256, slo: SLO | None = None,
           slo_ttft_ms=None, slo_itl_ms=None, tp=None, pp=None, ep=1, weights="fp16", kv="fp16", max_batch=None,
-          max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", prompt_cv=0.0,
+          max_batched_tokens=None, kv_allocation=None, prompt_cv=0.0,
           output_cv=0.0, plan: str = "batched", efficiency: Efficiency | None = None,
           memory_utilization=0.9, cached_prompt_tokens=0) -> Fleet:
     """Size a fleet for ``qps`` queries/s within an SLO, with the load model; see the module docstring.

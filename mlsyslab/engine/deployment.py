@@ -165,6 +165,27 @@ class Deployment:
         """The serving engine's catalog entry (defaults, flags, sources)."""
         return engine_spec(self.engine)
 
+    def serving_limits(self, max_batch=None, max_batched_tokens=None, kv_allocation=None):
+        """``(max_batch, max_batched_tokens, kv_allocation)`` with each one not given (None) taken
+        from the engine's defaults on this accelerator (``engines.toml``, with its source): the
+        running-request limit (vLLM ``max_num_seqs``, SGLang ``max_running_requests``,
+        TensorRT-LLM ``max_batch_size``; None where the engine leaves it to the KV memory), the
+        tokens one pass may carry and how the KV cache is allocated. A request beyond the limit
+        waits for a slot, in the engine and in the model.
+
+        Examples
+        --------
+        >>> ml.Deployment("llama-3-8b", "a100-80gb").serving_limits()
+        (256, 2048, 'paged')
+        >>> ml.Deployment("llama-3-8b", "h100-sxm", engine="trtllm").serving_limits(max_batch=64)
+        (64, 8192, 'reserved')
+        """
+        spec = self.engine_spec
+        running, tokens = spec.limits(self.hardware)
+        return (max_batch if max_batch is not None else (running or None),
+                max_batched_tokens if max_batched_tokens is not None else tokens,
+                kv_allocation if kv_allocation is not None else spec.kv_allocation)
+
     @property
     def forward(self) -> ForwardPass:
         """The forward-pass physics of this deployment (`mlsyslab.engine.forward`)."""

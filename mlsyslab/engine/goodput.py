@@ -29,7 +29,7 @@ from ..errors import ValueRangeError
 from ..params import P, Param, checked
 from ..report import Report
 from ..units import magnitude
-from .deployment import DEFAULT_MAX_BATCHED_TOKENS, as_deployment
+from .deployment import as_deployment
 from .load import load
 from .slo import SLO
 
@@ -120,7 +120,7 @@ class GoodputResult(Report):
 def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_tokens=512,
             output_tokens=256, prompt_cv=0.0, output_cv=0.0, quality: float = 1.0, tp=1, pp=1, ep=1,
             weights="fp16", kv="fp16", max_batch=None,
-            max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged",
+            max_batched_tokens=None, kv_allocation=None,
             usd_per_gpu_hour: float | None = None, efficiency=None,
             memory_utilization=0.9) -> GoodputResult:
     """Goodput of ``replicas`` replicas under Poisson ``rate`` and an `SLO`.
@@ -169,7 +169,7 @@ def goodput(model, hardware=None, *, rate, slo: SLO, replicas: int = 1, prompt_t
          output_tokens=Param("real", "token", low=2, high=P["output_tokens"].high))
 def batch_frontier(model, hardware=None, *, prompt_tokens=512, output_tokens=256, slo: SLO | None = None,
                    max_concurrency: int | None = None, tp=1, pp=1, ep=1, weights="fp16", kv="fp16",
-                   max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged",
+                   max_batched_tokens=None, kv_allocation=None,
                    usd_per_gpu_hour: float | None = None, efficiency=None, memory_utilization=0.9):
     """Cost per million output tokens against latency, closed loop at concurrency 1..limit.
 
@@ -197,8 +197,10 @@ def batch_frontier(model, hardware=None, *, prompt_tokens=512, output_tokens=256
                         memory_utilization=memory_utilization)
     S = magnitude(prompt_tokens, "token", "prompt_tokens", minimum=1)
     N = magnitude(output_tokens, "token", "output_tokens", minimum=2)
+    engine_cap, max_batched_tokens, kv_allocation = dep.serving_limits(None, max_batched_tokens, kv_allocation)
     held = S + N / 2 if kv_allocation == "paged" else S + N
     limit = int(np.max(dep.max_batch(held, max_batched_tokens)))
+    limit = min(limit, engine_cap) if engine_cap else limit
     if max_concurrency is not None:
         limit = int(magnitude(max_concurrency, "request", "max_concurrency", minimum=1, integer=True))
     limit = max(limit, 1)

@@ -10,7 +10,11 @@ admitted while the running sequences are fewer than the batch bound and its KV f
 ``kv_allocation="paged"`` (vLLM, SGLang, lmdeploy: blocks allocated as the context grows, the
 newest request preempted and recomputed when the pool runs out) a request holds on average
 ``S + N (1 + cv_N^2) / 2`` tokens over its stay; with ``"reserved"`` (TensorRT-LLM's
-``GUARANTEED_NO_EVICT``) its whole ``S + N`` is reserved at admission. Its first token comes at the end of the step that finishes its prompt; each later step gives it one
+``GUARANTEED_NO_EVICT``) its whole ``S + N`` is reserved at admission. The batch bound, the
+budget ``M`` and the allocation default to the engine's own (`Deployment.serving_limits`, from
+``engines.toml`` with sources: vLLM keeps at most 1,024 requests running and 8,192 tokens a pass
+on an H100, 256 and 2,048 on an A100), so a request beyond them waits for a slot as it would in
+the engine. Its first token comes at the end of the step that finishes its prompt; each later step gives it one
 more token. A streaming client therefore also waits while the server prefills *other* requests'
 prompts: a step that carries a prompt chunk is slower, and every decoding client sees it.
 
@@ -112,7 +116,7 @@ from ..params import P, Param, checked
 from ..report import Report
 from ..units import magnitude
 from .benchmark import START_MODES, Benchmark
-from .deployment import DEFAULT_MAX_BATCHED_TOKENS, Deployment, as_deployment
+from .deployment import Deployment, as_deployment
 from .queueing import erlang_c
 
 __all__ = ["load", "LoadResult", "STATISTICS", "KV_ALLOCATIONS", "lognormal_quantile"]
@@ -528,7 +532,7 @@ class LoadResult(Report):
 def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
          output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0, tp=1, pp=1, ep=1,
          weights="fp16", kv="fp16", max_batch=None,
-         max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", efficiency=None,
+         max_batched_tokens=None, kv_allocation=None, efficiency=None,
          memory_utilization=0.9, start="staggered", requests=None,
          benchmark: Benchmark | None = None) -> LoadResult:
     """Steady-state serving under a closed loop (``concurrency``) or Poisson ``rate``.
@@ -567,13 +571,16 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     memory_utilization : float
         Fraction of each GPU's memory the engine may use, in (0, 1].
     max_batch : int or array, optional
-        Cap on running sequences (vLLM ``max_num_seqs``); by default only memory bounds it.
-    max_batched_tokens : int
-        Token budget of one step (vLLM ``max_num_batched_tokens``), >= 1; default 8192.
-    kv_allocation : str
-        ``"paged"`` (default: KV blocks allocated as contexts grow, as vLLM, SGLang and lmdeploy
-        do) or ``"reserved"`` (each request's whole context reserved at admission, TensorRT-LLM's
-        default scheduler).
+        Cap on running sequences (vLLM ``max_num_seqs``); by default the engine's
+        (`Deployment.serving_limits`: vLLM 1,024 on GPUs of 70 GiB or more, 256 on smaller ones
+        and A100s; SGLang none, memory decides; TensorRT-LLM 2,048), and memory bounds it too.
+    max_batched_tokens : int, optional
+        Token budget of one step (vLLM ``max_num_batched_tokens``), >= 1; by default the
+        engine's on this accelerator (vLLM 8,192, or 2,048 where its batch default is 256).
+    kv_allocation : str, optional
+        ``"paged"`` (KV blocks allocated as contexts grow, as vLLM, SGLang and lmdeploy do) or
+        ``"reserved"`` (each request's whole context reserved at admission, TensorRT-LLM's
+        default scheduler); by default the engine's.
     start : str
         Closed loop: ``"staggered"`` (default: a production stream, no wave) or ``"together"``
         (a benchmark: every client's first request at once; see the module docstring).
@@ -596,6 +603,8 @@ def load(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512
     """
     dep = as_deployment(model, hardware, tp=tp, pp=pp, ep=ep, weights=weights, kv=kv, efficiency=efficiency,
                         memory_utilization=memory_utilization)
+    max_batch, max_batched_tokens, kv_allocation = dep.serving_limits(max_batch, max_batched_tokens,
+                                                                      kv_allocation)
     if benchmark is not None:
         if not isinstance(benchmark, Benchmark):
             raise ValueRangeError(f"benchmark must be an mlsyslab Benchmark; got {type(benchmark).__name__}")

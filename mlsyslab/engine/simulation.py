@@ -41,7 +41,7 @@ from ..progress import bar
 from ..report import Report
 from ..units import magnitude
 from .benchmark import Benchmark, sample_lengths
-from .deployment import DEFAULT_MAX_BATCHED_TOKENS, as_deployment
+from .deployment import as_deployment
 
 __all__ = ["simulate", "SimulationResult"]
 
@@ -155,7 +155,7 @@ def estimated_seconds(requests, output_tokens) -> float:
 def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens=512,
              output_tokens=256, prompt_cv=0.0, output_cv=0.0, cached_prompt_tokens=0,
              requests=2000, warmup=0.2, max_batch=None,
-             max_batched_tokens=DEFAULT_MAX_BATCHED_TOKENS, kv_allocation="paged", seed=0, tp=1, pp=1, ep=1,
+             max_batched_tokens=None, kv_allocation=None, seed=0, tp=1, pp=1, ep=1,
              weights="fp16", kv="fp16", efficiency=None, memory_utilization=0.9,
              benchmark: Benchmark | None = None) -> SimulationResult:
     """Simulate ``requests`` requests through one replica (see the module docstring).
@@ -198,6 +198,8 @@ def simulate(model, hardware=None, *, concurrency=None, rate=None, prompt_tokens
                         memory_utilization=memory_utilization)
     if np.ndim(dep.tp):
         raise ValueRangeError("simulate takes one tp (loop over several)")
+    max_batch, max_batched_tokens, kv_allocation = dep.serving_limits(max_batch, max_batched_tokens,
+                                                                      kv_allocation)
     if benchmark is not None:
         if not isinstance(benchmark, Benchmark):
             raise ValueRangeError(f"benchmark must be an mlsyslab Benchmark; got {type(benchmark).__name__}")

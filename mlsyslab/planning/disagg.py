@@ -174,7 +174,7 @@ class DisaggregationResult(Report):
 def disaggregate(model, hardware, *, rate, prompt_tokens=512, output_tokens=256,
                  slo: SLO | None = None, slo_ttft_ms=None, slo_itl_ms=None, weights="fp16",
                  kv="fp16", prefill_tp=None, decode_tp=None, link: str = "network", link_gb_s=None,
-                 prompt_cv=0.0, output_cv=0.0, max_batched_tokens=8192,
+                 prompt_cv=0.0, output_cv=0.0, max_batched_tokens=None,
                  memory_utilization=0.9) -> DisaggregationResult:
     """Colocated or split, and with how many GPUs of each: see the module docstring.
 
