@@ -498,6 +498,11 @@ def main(argv: list[str] | None = None) -> int:
     except MlsyslabError as exc:
         print(f"mlsyslab {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:    # the reader went away (`mlsyslab plan --json | head`): not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        return 0
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
         print(f"mlsyslab {args.command}: internal error (a bug, please report it): "
               f"{type(exc).__name__}: {exc}", file=sys.stderr)

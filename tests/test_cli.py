@@ -193,3 +193,15 @@ def test_the_headless_run_works_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert done.stdout.count("$ mlsyslab") >= 15 and "[1/1]" in done.stdout
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    # `mlsyslab plan ... --json | head -1` (the ranked candidates are far more than a pipe holds):
+    # the closed pipe ends the command quietly, status 0
+    proc = subprocess.Popen([sys.executable, "-m", "mlsyslab", "plan", "--model", "llama-3-8b", "--gpu", "h100-sxm",
+                             "--rate", "2", "--prompt", "1000", "--output", "300", "--slo-itl-ms", "30", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "internal error" not in err and "Traceback" not in err, err

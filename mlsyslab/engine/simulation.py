@@ -42,6 +42,7 @@ from ..report import Report
 from ..units import magnitude
 from .benchmark import Benchmark, sample_lengths
 from .deployment import as_deployment
+from .load import LoadResult
 
 __all__ = ["simulate", "SimulationResult"]
 
@@ -116,6 +117,8 @@ class SimulationResult(Report):
     reason: str | None = None
     tpot_p50_s: float = float("nan")
     tpot_p99_s: float = float("nan")
+
+    stat = LoadResult.stat      # the same statistics by the same names, so an SLO reads either
 
     def __str__(self) -> str:
         what = (f"{self.offered:g} clients" if self.loop == "closed" else f"{self.offered:g} req/s")

@@ -27,6 +27,13 @@ degrees and batch caps of one accelerator, precision and prefill budget are one 
 of `load`, so a search of a thousand-odd candidates takes seconds (``make bench`` measures it). A candidate that does not fit, or misses
 the SLO even at a trickle of traffic, stays in the table with the reason.
 
+Verification: before it returns, `plan` re-runs the cheapest candidate and the frontier's
+fastest through the step-by-step simulation (`mlsyslab.simulate`, ``VERIFY_REQUESTS`` Poisson
+requests at the replica's share of the traffic, with its batch cap and prefill budget) and checks
+the SLO itself, not the sizing margin. A pick that misses it there is marked infeasible with the
+simulated miss as its reason, and the next is checked (up to ``VERIFY_TRIES`` at each end); the
+``verified`` column says which rows were checked and passed.
+
 The Pareto frontier keeps the candidates no other beats on both cost and mean end-to-end
 latency. `PlanResult.launch` writes the chosen plan as a vLLM, SGLang or TensorRT-LLM command,
 each flag named as that engine's documentation names it (``data/engines.toml``, with sources).
@@ -60,9 +67,15 @@ GRID = 32
 DEFAULT_PLAN_HARDWARE = ("h100-sxm", "h200", "b200", "mi300x", "a100-80gb", "l40s")
 """Accelerators `plan` searches when none are given: the data-centre parts clouds rent today."""
 DEFAULT_BATCH_CAPS = (8, 16, 32, 64, 128, 256, None)
+"""Batch caps tried (``None``: only memory bounds the batch)."""
 DEFAULT_PREFILL_BUDGETS = (2048, DEFAULT_MAX_BATCHED_TOKENS)
 """Chunked-prefill budgets tried: a small one (short ITL spikes) and the engines' usual default."""
-"""Batch caps tried (``None``: only memory bounds the batch)."""
+VERIFY_REQUESTS = 2000
+"""Requests `plan` simulates for each pick it verifies (fewer where that would pass ``VERIFY_SECONDS``)."""
+VERIFY_SECONDS = 8.0
+"""Most work, in seconds of a 2-core machine, one verifying simulation may take."""
+VERIFY_TRIES = 4
+"""Picks `plan` tries at each end of the frontier before it gives up verifying that end."""
 ENGINES = read_data("engines.toml")
 """Each engine's launch command, documented flags and their source (``data/engines.toml``)."""
 NO_CAP = 1e9
@@ -170,10 +183,24 @@ class PlanResult(Report):
         return ok.loc[keep].reset_index(drop=True)
 
     def plot(self, ax=None):
-        """Cost against latency: every candidate that meets the SLO, the frontier, the cheapest."""
+        """Cost against latency: every candidate that meets the SLO, the frontier, the cheapest.
+
+        A plan that nothing meets draws an empty frame whose title says so and why."""
         from ..course import plots
 
-        self.require_feasible()
+        if not self.feasible:
+            import matplotlib.pyplot as plt
+
+            if ax is None:
+                _, ax = plt.subplots(figsize=(7.5, 3.2))
+            ax.set_title(f"No plan meets {self.slo}", fontsize=10)
+            ax.text(0.5, 0.5, "\n".join(textwrap.wrap(self.reason, 70)), ha="center", va="center",
+                    fontsize=9, transform=ax.transAxes)
+            ax.set_xlabel("mean end-to-end latency (s)")
+            ax.set_ylabel("USD per million tokens")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            return ax
         ok, front = self.ranked, self.frontier
         b = self.best
         fastest = front.loc[front["e2e_ms"].idxmin()]
@@ -241,16 +268,19 @@ class PlanResult(Report):
         return "\n".join(lines)
 
     def summary(self) -> dict:
+        """The search as plain data (``mlsyslab plan --json``): the best, every candidate that meets
+        the SLO ranked cheapest first, the frontier, and how many were rejected for each reason."""
         out = {"model": self.model, "rate": self.workload.rate, "prompt_tokens": self.workload.prompt_tokens,
                "output_tokens": self.workload.output_tokens, "slo": str(self.slo), "pricing": self.pricing,
                "candidates": int(len(self.table)), "feasible_candidates": int(self.table["feasible"].sum()),
                "feasible": self.feasible, "reason": self.reason}
+        rejected = self.table.loc[~self.table["feasible"], "reason"].fillna("no reason recorded")
+        out["rejected_by_reason"] = {str(k): int(v) for k, v in
+                                     rejected.map(_reason_kind).value_counts().items()}
         if self.feasible:
-            b = self.best
-            out["best"] = {k: (b[k].item() if hasattr(b[k], "item") else b[k]) for k in
-                           ("hardware", "weights", "kv", "tp", "pp", "max_batch", "max_batched_tokens",
-                            "replicas", "gpus", "usd_per_hour", "usd_per_million_tokens", "ttft_p99_ms",
-                            "itl_ms", "e2e_ms")}
+            out["best"] = _plain(self.best)
+            out["ranked"] = [_plain(r) for _, r in self.ranked.iterrows()]
+            out["frontier"] = [_plain(r) for _, r in self.frontier.iterrows()]
         return out
 
     def __str__(self) -> str:
@@ -268,7 +298,44 @@ class PlanResult(Report):
                          f"{int(r['pp']):>2} {cap:>5} {int(r['max_batched_tokens']):>6} {int(r['gpus']):>5} "
                          f"{r['usd_per_hour']:>8,.2f} {r['usd_per_million_tokens']:>9,.3f} "
                          f"{r['ttft_p99_ms']:>9,.0f} {r['itl_ms']:>7.1f}")
-        return "\n".join(lines + ["  (the cost-latency frontier, cheapest first)"])
+        lines.append("  (the cost-latency frontier, cheapest first)")
+        checked = self.table[self.table["verified"].notna()]
+        b = self.best
+        if b["verified"] is True:
+            s = self.slo
+            lines.append(f"  the cheapest, re-run in the simulation: {s.ttft_stat} TTFT "
+                         f"{b['simulated_ttft_ms']:,.0f} ms, {s.itl_stat} ITL {b['simulated_itl_ms']:,.1f} ms")
+        dropped = int((checked["verified"] == False).sum())  # noqa: E712 (an object column)
+        if dropped:
+            lines.append(f"  {dropped} pick{'s' if dropped > 1 else ''} met the SLO in the load model but "
+                         f"not in the simulation: dropped")
+        return "\n".join(lines)
+
+
+SUMMARY_COLUMNS = ("hardware", "weights", "kv", "tp", "pp", "max_batch", "max_batched_tokens", "batch_limit",
+                   "replicas", "gpus", "usd_per_hour", "usd_per_million_tokens", "ttft_p99_ms", "itl_ms",
+                   "e2e_ms", "verified", "simulated_ttft_ms", "simulated_itl_ms")
+"""The columns of a candidate in `PlanResult.summary` (and ``plan --json``)."""
+
+
+def _plain(row) -> dict:
+    """One candidate as JSON-ready values: numbers as numbers, no cap as None, unchecked as None."""
+    out = {}
+    for k in SUMMARY_COLUMNS:
+        v = row.get(k)
+        v = v.item() if hasattr(v, "item") else v
+        if k == "max_batch" and v is not None and v >= NO_CAP:
+            v = None                                     # memory bounds the batch
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[k] = v
+    return out
+
+
+def _reason_kind(reason: str) -> str:
+    """A rejection reason without its numbers, so that alike reasons are counted together."""
+    head = reason.split(":")[0] if reason.startswith(("does not fit", "misses the SLO in the")) else reason
+    return re.sub(r"\d[\d,.]*", "#", head)
 
 
 def _checkpoint(m) -> str:
@@ -315,7 +382,7 @@ MAX_PLAN_CANDIDATES = 40_000
 @checked(pricing=Param("choice", choices=("on-demand", "spot")))
 def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16", "fp8", "int4"),
          kv=("fp16", "fp8"), max_batch=DEFAULT_BATCH_CAPS, max_batched_tokens=DEFAULT_PREFILL_BUDGETS,
-         pricing: str = "on-demand") -> PlanResult:
+         pricing: str = "on-demand", verify: bool = True) -> PlanResult:
     """Search configurations for the cheapest that meets ``slo`` at ``workload``; see the module docstring.
 
     Parameters
@@ -338,6 +405,9 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
         Chunked-prefill budgets per forward pass to try (vLLM ``max_num_batched_tokens``).
     pricing : str
         ``"on-demand"`` or ``"spot"`` prices from the catalog.
+    verify : bool
+        Re-run the cheapest pick and the frontier's fastest through the simulation and drop a
+        pick that misses the SLO there (default True; see the module docstring).
 
     Examples
     --------
@@ -439,5 +509,49 @@ def plan(model, *, workload: Workload, slo: SLO, hardware=None, weights=("fp16",
     for col in ("replicas", "gpus", "batch_limit"):
         if col not in table:
             table[col] = np.nan
-    return PlanResult(model=m.key, workload=workload, slo=slo, pricing=pricing, table=table,
-                      seconds=time.perf_counter() - t0)
+    table["verified"] = pd.Series([None] * len(table), dtype=object)
+    table["simulated_ttft_ms"] = table["simulated_itl_ms"] = np.nan
+    result = PlanResult(model=m.key, workload=workload, slo=slo, pricing=pricing, table=table)
+    if verify:
+        _verify(result)
+    return replace(result, seconds=time.perf_counter() - t0)
+
+
+def _verify(result: PlanResult) -> None:
+    """Simulate the cheapest pick and the frontier's fastest; mark a pick that misses the SLO
+    there infeasible (with the simulated miss) and try the next, ``VERIFY_TRIES`` at each end."""
+    from ..engine.simulation import estimated_seconds, simulate
+
+    w, table = result.workload, result.table
+    for end in ("cheapest", "fastest"):
+        for _ in range(VERIFY_TRIES):
+            ok = table[table["feasible"]]
+            if ok.empty:
+                return
+            ranked = ok.sort_values(["usd_per_hour", "e2e_ms"])
+            if end == "cheapest":
+                i = ranked.index[0]
+            else:
+                front = PlanResult(model=result.model, workload=w, slo=result.slo, pricing=result.pricing,
+                                   table=ok).frontier
+                i = ok.index[(ok["usd_per_hour"] == front["usd_per_hour"].iloc[-1])
+                             & (ok["e2e_ms"] == front["e2e_ms"].iloc[-1])][0]
+            if table.at[i, "verified"] is True:
+                break
+            r = table.loc[i]
+            per_request = estimated_seconds(1, w.output_tokens)
+            n = int(max(200, min(VERIFY_REQUESTS, VERIFY_SECONDS / per_request)))
+            sim = simulate(result.deployment(r), rate=w.rate / int(r["replicas"]), prompt_tokens=w.prompt_tokens,
+                           output_tokens=w.output_tokens, prompt_cv=w.prompt_cv, output_cv=w.output_cv,
+                           requests=n, max_batch=int(r["batch_limit"]),
+                           max_batched_tokens=int(r["max_batched_tokens"]), seed=0)
+            miss = result.slo.misses(sim)
+            seen = result.slo.values(sim)
+            table.at[i, "simulated_ttft_ms"] = float(seen["ttft"]) * 1e3
+            table.at[i, "simulated_itl_ms"] = float(seen["itl"]) * 1e3
+            if miss is None:
+                table.at[i, "verified"] = True
+                break
+            table.at[i, "verified"] = False
+            table.at[i, "feasible"] = False
+            table.at[i, "reason"] = f"misses the SLO in the simulation ({n:,} requests): {miss}"
