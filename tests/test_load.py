@@ -212,3 +212,16 @@ def test_the_engines_own_limits_apply_where_none_are_given():
     assert ml.load(trt, **long).batch_limit == int(trt.max_batch(4000))
     assert ml.load(trt, kv_allocation="paged", **long).batch_limit > int(trt.max_batch(4000))
     assert ml.Deployment("llama-3-8b", "h100-sxm", engine="sglang").serving_limits()[0] is None
+
+
+def test_the_root_finder_finds_smooth_roots_jumps_and_ends():
+    from mlsyslab.engine.load import _bisect
+
+    lo, hi = np.zeros(5), np.full(5, 100.0)
+    roots = np.array([0.5, 3.0, 37.2, 99.0, 64.0])
+    smooth = _bisect(lambda x: np.tanh(x - roots) + 0.01 * (x - roots), lo, hi)
+    assert smooth == pytest.approx(roots, abs=1e-6)      # rtol of the bracket: 1e-9 x 100
+    jump = _bisect(lambda x: np.where(x > roots, 1.0, -1.0) + 0.0 * x, lo, hi)   # a step, no slope
+    assert jump == pytest.approx(roots, abs=1e-6)
+    ends = _bisect(lambda x: x - np.array([-5.0, 500.0]), np.zeros(2), np.full(2, 10.0))
+    assert ends.tolist() == [0.0, 10.0]                 # positive everywhere: lo; nowhere: hi

@@ -112,6 +112,11 @@ def test_the_summary_ranks_every_feasible_candidate_and_gives_the_frontier(small
     front = s["frontier"]
     assert front[0] == s["best"] and all(a["e2e_ms"] > b["e2e_ms"] for a, b in zip(front, front[1:]))
     assert sum(s["rejected_by_reason"].values()) == s["candidates"] - s["feasible_candidates"]
+    # equals (same cost, same latency to a microsecond) in one order: the smaller batch cap first
+    r = small.ranked.assign(e2e=small.ranked["e2e_ms"].round(3))
+    for _, tie in r.groupby(["usd_per_hour", "e2e"]):
+        assert tie["max_batch"].is_monotonic_increasing
+    assert not small.frontier.duplicated(["usd_per_hour"]).any()
 
 
 def test_the_pick_is_verified_in_the_simulation_and_a_failing_one_dropped():

@@ -160,10 +160,7 @@ class PlanResult(Report):
     @property
     def ranked(self):
         """Feasible candidates, cheapest first (then the shortest end-to-end latency)."""
-        ok = self.table[self.table["feasible"]]
-        if ok.empty:                 # nothing meets the SLO: an empty table, not a KeyError
-            return ok.reset_index(drop=True)
-        return ok.sort_values(["usd_per_hour", "e2e_ms"]).reset_index(drop=True)
+        return _rank(self.table[self.table["feasible"]]).reset_index(drop=True)
 
     @property
     def best(self):
@@ -177,9 +174,10 @@ class PlanResult(Report):
         ok = self.ranked
         keep, best_e2e = [], math.inf
         for i, row in ok.iterrows():
-            if row["e2e_ms"] < best_e2e - 1e-9:
+            e2e = round(float(row["e2e_ms"]), 3)         # as `_rank` orders them: equals stay equal
+            if e2e < best_e2e:
                 keep.append(i)
-                best_e2e = row["e2e_ms"]
+                best_e2e = e2e
         return ok.loc[keep].reset_index(drop=True)
 
     def plot(self, ax=None):
@@ -316,6 +314,15 @@ SUMMARY_COLUMNS = ("hardware", "weights", "kv", "tp", "pp", "max_batch", "max_ba
                    "replicas", "gpus", "usd_per_hour", "usd_per_million_tokens", "ttft_p99_ms", "itl_ms",
                    "e2e_ms", "verified", "simulated_ttft_ms", "simulated_itl_ms")
 """The columns of a candidate in `PlanResult.summary` (and ``plan --json``)."""
+
+
+def _rank(candidates):
+    """Cheapest first, then the shortest end-to-end latency (to a microsecond, so that rounding
+    cannot reorder equals), then the smaller batch cap: the same order on every run."""
+    if candidates.empty:             # nothing meets the SLO: an empty table, not a KeyError
+        return candidates
+    keyed = candidates.assign(_e2e=candidates["e2e_ms"].round(3))
+    return keyed.sort_values(["usd_per_hour", "_e2e", "max_batch"], kind="stable").drop(columns="_e2e")
 
 
 def _plain(row) -> dict:
@@ -528,7 +535,7 @@ def _verify(result: PlanResult) -> None:
             ok = table[table["feasible"]]
             if ok.empty:
                 return
-            ranked = ok.sort_values(["usd_per_hour", "e2e_ms"])
+            ranked = _rank(ok)
             if end == "cheapest":
                 i = ranked.index[0]
             else:
