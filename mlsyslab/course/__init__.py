@@ -32,6 +32,7 @@ from .plots import (
     roofline,
     use_style,
 )
+from .references import Reference, reading_list, references
 from .validation import (
     CORPUS_MODELS,
     ENGINE_OF_SOURCE,
@@ -67,6 +68,9 @@ __all__ = [
     "fmt",
     "table",
     "static_mode",
+    "Reference",
+    "references",
+    "reading_list",
     "PALETTE",
     "use_style",
     "new_axes",
