@@ -78,6 +78,28 @@ def test_every_emitted_flag_is_in_that_engines_documentation(small, engine):
         assert ENGINES["engines"][engine]["source"]["url"] in cmd
 
 
+def test_launch_settings_fit_the_workload_and_the_precision():
+    # 3,000-token prompts at a 2,048-token budget: TensorRT-LLM must chunk them (off by default, it
+    # rejects a prompt longer than max_num_tokens); int4 needs an int4 checkpoint, not the 16-bit one
+    w = ml.Workload(rate=6, prompt_tokens=3000, output_tokens=1050, output_cv=1.6)
+    p = ml.plan("llama-3.1-70b", workload=w, slo=ml.SLO(ttft_ms=2000, itl_ms=25), hardware=["b200"],
+                weights=["int4"], kv=["fp8"], max_batched_tokens=2048, verify=False)
+    b, ctx = p.best, p.context_length()
+    assert w.prompt_tokens + w.output_tokens < ctx <= ml.model("llama-3.1-70b").max_context
+    assert int(p.deployment().max_batch(ctx, int(b["max_batched_tokens"]))) >= 1     # the pool holds one
+    trt, vllm, sglang = (p.launch(e) for e in ("trtllm", "vllm", "sglang"))
+    yaml = trt.split("<<'YAML'\n")[1].split("\nYAML")[0]
+    assert "enable_chunked_prefill: true" in yaml and "kv_cache_config:\n  dtype: fp8" in yaml
+    assert "--max_num_tokens 2048" in trt and "--extra_llm_api_options trtllm-llama-3.1-70b.yaml" in trt
+    for cmd, flag in ((vllm, "--max-model-len"), (sglang, "--context-length"), (trt, "--max_seq_len")):
+        assert f"{flag} {ctx}" in cmd and '"$CHECKPOINT"' in cmd and "CHECKPOINT:?" in cmd
+        assert "meta-llama/Llama-3.1-70B \\" not in cmd                   # never the 16-bit weights
+    # fp8 on vLLM: quantised at load from the 16-bit checkpoint, so that one is served
+    f8 = ml.plan("llama-3-8b", workload=ml.Workload(rate=2, prompt_tokens=1000, output_tokens=300),
+                 slo=ml.SLO(itl_ms=30), hardware=["h100-sxm"], weights=["fp8"], kv=["fp8"], verify=False)
+    assert "--quantization fp8" in f8.launch("vllm") and "CHECKPOINT" not in f8.launch("vllm")
+
+
 def test_bad_input_says_what_is_allowed():
     with pytest.raises(ml.ValueRangeError, match="rate"):
         ml.Workload(rate=0)

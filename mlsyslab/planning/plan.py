@@ -225,36 +225,57 @@ class PlanResult(Report):
     def launch(self, engine: str = "vllm", row=None) -> str:
         """The command that launches one replica of a plan on ``engine`` (vllm, sglang, trtllm).
 
-        Flags are named as the engine's documentation names them (``ENGINES[engine]["source"]``);
-        settings an engine takes from the checkpoint rather than a flag are stated as comments.
+        Flags are named as the engine's documentation names them (``ENGINES[engine]["source"]``),
+        with values the workload needs:
+
+        - the batch cap, the prefill budget and the memory share the plan was sized with;
+        - the context length (``--max-model-len`` and its kin) set to what the workload uses, not
+          the model's whole window (an engine refuses to start when its KV pool cannot hold one
+          sequence of the window): `context_length`;
+        - the checkpoint: the 16-bit one where the engine quantises it at load (fp8 on vLLM and
+          SGLang), otherwise a ``CHECKPOINT`` the command asks for (an AWQ or GPTQ int4, an fp4 or
+          a ModelOpt checkpoint), so that it never serves 16-bit weights by mistake;
+        - TensorRT-LLM's settings without a flag (chunked prefill, which the plan assumes and
+          without which a prompt longer than ``max_num_tokens`` is rejected; an fp8 KV cache) in
+          the YAML file its ``--extra_llm_api_options`` reads, written by the same lines.
         """
         if engine not in ENGINES["engines"]:
             raise UnknownNameError(f"engine {engine!r} is not one of {', '.join(ENGINES['engines'])}")
         e = ENGINES["engines"][engine]
         r = self.best if row is None else row
-        hf = _checkpoint(_model(self.model))
+        m = _model(self.model)
+        hf = _checkpoint(m)
         dep = self.deployment(r)
         fraction = float(dep.memory_utilization)
         if e.get("memory_fraction_of") == "free":   # of what is left after weights and buffers
             free = dep.capacity_bytes - float(dep.weight_bytes_per_gpu) - float(dep.workspace_bytes(int(r["max_batched_tokens"])))
             fraction = round(float(dep.kv_pool_bytes(int(r["max_batched_tokens"]))) / free, 2)
         values = {"tp": int(r["tp"]), "pp": int(r["pp"]), "max_seqs": int(r["batch_limit"]),
-                  "max_batched_tokens": int(r["max_batched_tokens"]), "memory_fraction": fraction}
-        flags, notes = [], []
-        for setting in ("tp", "pp", "max_seqs", "max_batched_tokens", "memory_fraction"):
+                  "max_batched_tokens": int(r["max_batched_tokens"]), "memory_fraction": fraction,
+                  "max_context": self.context_length(r)}
+        flags, notes, config, pre = [], [], [], []
+        for setting in ("tp", "pp", "max_seqs", "max_batched_tokens", "memory_fraction", "max_context"):
             if setting == "pp" and values["pp"] == 1:
                 continue
             flags.append(f"{e['flags'][setting]} {values[setting]:g}")
+        keys = e.get("config_keys", {})
+        if "chunked_prefill" in keys:
+            config.append(keys["chunked_prefill"])
         kv = e.get("kv_cache_dtype", {}).get(r["kv"])
         if kv:
             flags.append(f"{e['flags']['kv_dtype']} {kv}")
+        elif r["kv"] == "fp8" and "kv_fp8" in keys:
+            config.append(keys["kv_fp8"])
         elif r["kv"] != "fp16":
             notes.append(e["notes"]["kv_dtype"].format(kv=r["kv"]))
+        model_arg = hf
         q = e.get("quantization", {}).get(r["weights"])
         if q:
-            flags.append(f"{e['flags']['quantization']} {q}")
+            flags.append(f"{e['flags']['quantization']} {q}")       # quantised by the engine at load
         elif r["weights"] not in ("fp16", "bf16"):
             notes.append(e["notes"]["quantization"].format(weights=r["weights"]))
+            model_arg = '"$CHECKPOINT"'
+            pre.append(f'CHECKPOINT="${{CHECKPOINT:?set it to a checkpoint of {hf} quantised to {r["weights"]}}}"')
         servers = int(r["servers"])
         if servers > 1:
             notes.append(e["notes"]["multi_node"].format(servers=servers))
@@ -262,8 +283,31 @@ class PlanResult(Report):
                  f"{int(r['replicas'])} replicas",
                  f"# flag names as documented ({e['source']['date']}):", f"#   {e['source']['url']}"]
         lines += [f"# {line}" for n in notes for line in textwrap.wrap(n, 86)]
-        lines.append(" \\\n    ".join([f"{e['command']} {hf}"] + flags))
+        lines += pre
+        if config:
+            name = f"{engine}-{self.model}.yaml"
+            lines += [f"cat > {name} <<'YAML'", *"\n".join(config).splitlines(), "YAML"]
+            flags.append(f"{e['config_flag']} {name}")
+        lines.append(" \\\n    ".join([f"{e['command']} {model_arg}"] + flags))
         return "\n".join(lines)
+
+    def context_length(self, row=None) -> int:
+        """The context length a launch command sets for a plan's candidate (the best by default).
+
+        Prompt and answer each at their mean plus three standard deviations (their CVs), rounded
+        up to a multiple of 1,024 tokens, no longer than the model's window, and no longer than
+        the candidate's KV pool holds for one sequence."""
+        r = self.best if row is None else row
+        w = self.workload
+        need = w.prompt_tokens * (1 + 3 * w.prompt_cv) + w.output_tokens * (1 + 3 * w.output_cv)
+        ctx = int(math.ceil(need / 1024) * 1024)
+        window = _model(self.model).max_context
+        if window:
+            ctx = min(ctx, int(window))
+        dep = self.deployment(r)
+        while ctx > 1024 and int(np.max(dep.max_batch(ctx, int(r["max_batched_tokens"])))) < 1:
+            ctx -= 1024
+        return ctx
 
     def summary(self) -> dict:
         """The search as plain data (``mlsyslab plan --json``): the best, every candidate that meets
