@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import units as _units
-from ..errors import CatalogError
+from ..errors import CatalogError, ValueRangeError
 from .reader import Catalog, read_data, read_sources, resolve
 
 __all__ = ["Accelerator", "HARDWARE", "accelerator", "Link", "LINKS"]
@@ -84,8 +84,9 @@ class Accelerator:
         Peak memory bandwidth, in GB/s.
     peak_tflops : dict
         Dense tensor-core peak per precision, in TFLOP/s (TOP/s for integers); needs ``fp16``.
-    tdp_w : float
-        Board power, in W.
+    tdp_w : float or None
+        Board power, in W; None where it is not known (a host measured by
+        `mlsyslab.measure.measure_host`): latency needs none, energy and TCO then ask for it.
     interconnect_gb_s : float
         Scale-up bandwidth per GPU per direction, in GB/s.
     scale_up_link : Link
@@ -116,7 +117,7 @@ class Accelerator:
     memory_gb: float
     memory_bandwidth_gb_s: float
     peak_tflops: dict
-    tdp_w: float
+    tdp_w: float | None
     interconnect_gb_s: float
     scale_up_link: Link | None = None
     scale_up_gpus: int = 8
@@ -130,6 +131,8 @@ class Accelerator:
     def __post_init__(self):
         for name in ("memory_gb", "memory_bandwidth_gb_s", "tdp_w", "interconnect_gb_s"):
             value = getattr(self, name)
+            if name == "tdp_w" and value is None:
+                continue
             if not isinstance(value, (int, float)) or value <= 0:
                 raise CatalogError(f"accelerator {self.key!r}: {name} must be a positive number; got {value!r}")
         if "fp16" not in self.peak_tflops:
@@ -165,7 +168,14 @@ class Accelerator:
 
     @property
     def tdp(self):
-        return self.tdp_w * _units.ureg.W
+        return None if self.tdp_w is None else self.tdp_w * _units.ureg.W
+
+    def board_power_w(self) -> float:
+        """``tdp_w``, or a clear error where the accelerator's power is not known."""
+        if self.tdp_w is None:
+            raise ValueRangeError(f"{self.name} has no board power (tdp_w): build its Accelerator "
+                                  f"with tdp_w=... (in W) to cost energy or power")
+        return float(self.tdp_w)
 
     def peak_flops(self, precision: str = "fp16"):
         """Dense peak for ``precision`` as a quantity in TFLOP/s."""

@@ -335,7 +335,7 @@ def reason(model, hardware=None, *, strategy: str = "cot", steps=1, tokens_per_s
     ttft = phases[0].duration_s if strategy != "cot" else serve(
         m, hw, batch=c, prompt_tokens=P, output_tokens=1, **common).ttft_s
     gpu_s = sum(p.duration_s * p.gpus / c for p in phases)
-    energy = gpu_s * hw.tdp_w * power_fraction * pue
+    energy = gpu_s * hw.board_power_w() * power_fraction * pue
     kv_per_tok = kv_bytes_per_token(m, kv).magnitude
     step_width = {"best-of-n": n if parallel else 1, "tree": b * w}.get(strategy, 1) * c
     itl = [decode_step(m, hw, batch=step_width, context=ctx, **common)["step"].to("s").magnitude

@@ -596,7 +596,7 @@ class Pricing:
         if price is None:
             raise ValueRangeError(f"{hw.name} has no purchase price; pass purchase_usd")
         hardware = price * (1 + self.server_overhead) / self.amortisation_years
-        kw = hw.tdp_w / 1e3 * (1 + self.host_power_fraction)
+        kw = hw.board_power_w() / 1e3 * (1 + self.host_power_fraction)
         return {
             "hardware (amortised)": hardware,
             "networking": hardware * self.networking_fraction,

@@ -54,6 +54,11 @@ class Efficiency:
         on a stack whose attention kernels are less tuned than its GEMMs it reads below the
         weights' streaming rate (fitted for vLLM on ROCm, MI300X; the same as ``bandwidth``
         elsewhere, where no measurement separates them).
+    overlap : float
+        Share of a kernel's shorter roofline side (memory traffic or arithmetic) hidden under
+        the longer, in [0, 1]: 1 (the default, every GPU) is the plain roofline maximum; a CPU,
+        whose cores issue both the loads and the multiply-adds, hides less (fitted per host by
+        `mlsyslab.measure.fit_efficiency`), and a kernel takes ``max + (1 - overlap) min``.
     interconnect : float
         Fraction of the scale-up link bandwidth an all-reduce or a send sustains, in (0, 1].
     layer_overhead_us : float
@@ -81,6 +86,7 @@ class Efficiency:
     compute_fp4: float = 0.45
     experts: float = 1.0
     kv_bandwidth: float | None = None
+    overlap: float = 1.0
     interconnect: float = 0.8
     layer_overhead_us: float = 0.0
     moe_layer_overhead_us: float = 0.0
@@ -93,6 +99,8 @@ class Efficiency:
             v = getattr(self, name)
             if not _is_real(v) or not 0 < v <= 1:
                 raise ValueRangeError(f"efficiency {name} must be a number in (0, 1]; got {v!r}")
+        if not _is_real(self.overlap) or not 0 <= self.overlap <= 1:
+            raise ValueRangeError(f"efficiency overlap must be a number in [0, 1]; got {self.overlap!r}")
         v = self.kv_bandwidth
         if v is not None and (not _is_real(v) or not 0 < v <= 1):
             raise ValueRangeError(f"efficiency kv_bandwidth must be None or a number in (0, 1]; got {v!r}")

@@ -47,6 +47,11 @@ Terms, with their sources:
   ``[links]``, with sources) plus the wait for the last rank at the barrier,
   ``sigma sqrt(2 ln tp)`` (the expected maximum of ``tp`` arrival delays of spread ``sigma``,
   fitted), the bandwidth term the link at ``eta_link``.
+- Each ``max(memory, compute)`` above is a kernel's roofline with its memory traffic and its
+  arithmetic overlapped. ``overlap`` (`Efficiency`) is the share of the shorter side hidden under
+  the longer: 1 on GPUs (asynchronous copies feed the tensor cores; the calibrated value), less
+  on a CPU, whose cores issue both the loads and the multiply-adds (fitted on vLLM's CPU backend:
+  `mlsyslab.measure`), where a kernel takes ``max + (1 - overlap) min``.
 - Fixed costs: ``t_layer`` per layer at every tp (norms, rotary embeddings, activations,
   launches) and ``t_moe`` more per MoE layer (router, top-k, token sorting, grouped-GEMM
   launches), ``t_step`` per pass (scheduling, sampling); all fitted (``calibration.toml``).
@@ -168,6 +173,7 @@ class ForwardPass:
         a_math = attention_math_precision(dep.kv, hw.peak_tflops)
         self.f_attn = hw.peak_tflops[a_math] * 1e12 * eff.compute_at(a_math)
         self.f_experts = self.f_w * eff.experts
+        self.serial = 1.0 - eff.overlap          # the share of the shorter roofline side not hidden
         wb, vb = BYTES_PER_WEIGHT[dep.weights], VOCABULARY_BYTES
         total = m.params_b * 1e9
         vocab = m.vocabulary_params
@@ -268,7 +274,7 @@ class ForwardPass:
         lm_c = 2.0 * lg * self.lm_params / (self.tp * self.f_16)
         lm_m = self.w_lm / self.bw
         # the lm_head's read is inside w_dense; its compute has its own roofline
-        time = np.maximum(dense_m - lm_m, dense_c) + np.maximum(lm_m, lm_c)
+        time = self.roof(dense_m - lm_m, dense_c) + self.roof(lm_m, lm_c)
         mem, comp = dense_m, dense_c + lm_c
         if not self.moe:
             return time, mem, comp
@@ -280,12 +286,19 @@ class ForwardPass:
             e_comp = np.where(T > 0, 2.0 * self.expert_params * padded / self.f_experts, 0.0)
             e_mem = self.w_routed * (1.0 - self.miss ** np.maximum(T, 1.0)) / self.bw
             a2a = np.where(T > 0, self.a2a_fixed + T * self.a2a_per_tok, 0.0)
-            return time + np.maximum(e_mem, e_comp) + a2a, mem + e_mem, comp + e_comp
+            return time + self.roof(e_mem, e_comp) + a2a, mem + e_mem, comp + e_comp
         touched = self.touched(T)
         per = np.maximum(T * self.k / touched, MOE_TILE_TOKENS)
         e_comp = np.where(T > 0, 2.0 * self.expert_params / self.tp * touched * per / self.f_experts, 0.0)
         e_mem = self.w_routed * touched / self.E / self.bw
-        return time + np.maximum(e_mem, e_comp), mem + e_mem, comp + e_comp
+        return time + self.roof(e_mem, e_comp), mem + e_mem, comp + e_comp
+
+    def roof(self, memory, compute):
+        """One kernel's time from its memory and compute times: the larger, plus the share
+        ``1 - overlap`` of the smaller that the hardware does not hide (the one place this rule is
+        written; ``overlap = 1``, every GPU here, is the plain roofline maximum)."""
+        longer = np.maximum(memory, compute)
+        return longer if self.serial == 0 else longer + self.serial * np.minimum(memory, compute)
 
     def kv_read_bytes(self, context):
         """KV (and state) bytes one decode token reads per GPU at ``context``."""
@@ -321,7 +334,7 @@ class ForwardPass:
         write = self.kv_per_layer_tok * self.attn_layers + self.index_bytes * self.attn_layers
         pre_m = p * write / self.bw
         pre_c = p * self.prefill_flops(cp) / self.f_attn
-        return np.maximum(dec_m, dec_c) + np.maximum(pre_m, pre_c), dec_m + pre_m, dec_c + pre_c
+        return self.roof(dec_m, dec_c) + self.roof(pre_m, pre_c), dec_m + pre_m, dec_c + pre_c
 
     def communication(self, T):
         """Tensor-parallel all-reduces of a pass over ``T`` tokens (per data-parallel group)."""

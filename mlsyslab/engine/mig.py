@@ -86,6 +86,6 @@ def mig_slice(hardware, profile: str) -> Accelerator:
     spot = None if hw.spot_usd_h is None else hw.spot_usd_h / n
     return replace(hw, key=f"{hw.key}:{profile}", name=f"{hw.name} MIG {profile}", memory_gb=hw.memory_gb * mem,
                    memory_bandwidth_gb_s=hw.memory_bandwidth_gb_s * mem,
-                   peak_tflops={k: v * comp for k, v in hw.peak_tflops.items()}, tdp_w=hw.tdp_w * comp,
+                   peak_tflops={k: v * comp for k, v in hw.peak_tflops.items()}, tdp_w=None if hw.tdp_w is None else hw.tdp_w * comp,
                    scale_up_gpus=1, scale_out_gb_s=None, on_demand_usd_h=price, spot_usd_h=spot,
                    purchase_usd=None if hw.purchase_usd is None else hw.purchase_usd / n)
