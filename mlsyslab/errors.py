@@ -9,6 +9,7 @@ __all__ = [
     "ValueRangeError",
     "InfeasibleError",
     "CatalogError",
+    "EngineError",
 ]
 
 
@@ -37,3 +38,7 @@ class InfeasibleError(MlsyslabError):
 
 class CatalogError(MlsyslabError):
     """A catalog data file is malformed: a missing field, a missing source, a bad value."""
+
+
+class EngineError(MlsyslabError):
+    """A real serving engine is not installed, did not start, or a measurement against it failed."""

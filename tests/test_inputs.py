@@ -175,6 +175,7 @@ BASE_ARGV = {
     "hardware": [],
     "disagg": ["--model", "llama-3-8b", "--gpu", "h100", "--rate", "1"],
     "plan": ["--model", "llama-3-8b", "--gpu", "l4", "--rate", "1", "--slo-ttft-ms", "1000"],
+    "host": ["--library", "numpy", "--repeats", "1", "--threads", "1"],
 }
 TEXT = st.sampled_from(["nan", "inf", "-inf", "-1", "0", "0.5", "2.5", "1e308", "abc", "", "1,2", "60GB",
                         "3", "100000", "llama-3-70b", "fp8", "p99", "-0", "1e-300"])

@@ -1,6 +1,6 @@
 """The package's folders are its layers, and each layer imports only the layers below it.
 
-catalog < engine < economics, course < planning < cli, with the root's base modules (units,
+catalog < engine < economics, course, measure < planning < cli, with the root's base modules (units,
 params, errors, report, progress) below them all. Read from the import statements themselves (every
 ``import`` and ``from ... import`` in every module, function-level ones included), so a new
 arrow back up fails here the day it is written.
@@ -17,7 +17,7 @@ import mlsyslab as ml
 
 PACKAGE = Path(ml.__file__).parent
 
-RANK = {"base": 0, "catalog": 1, "engine": 2, "economics": 3, "course": 3, "planning": 4, "cli": 5}
+RANK = {"base": 0, "catalog": 1, "engine": 2, "economics": 3, "course": 3, "measure": 3, "planning": 4, "cli": 5}
 BASE = {"units", "params", "errors", "report", "progress"}
 
 
@@ -80,7 +80,7 @@ def test_every_module_lives_in_a_layer():
 
 def test_the_layers_are_the_folders():
     folders = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists())
-    assert folders == ["catalog", "course", "economics", "engine", "planning"]
+    assert folders == ["catalog", "course", "economics", "engine", "measure", "planning"]
     flat = sorted(p.stem for p in PACKAGE.glob("*.py"))
     assert flat == ["__init__", "__main__", "cli", "errors", "params", "progress", "report", "units"]
 
@@ -97,7 +97,7 @@ def test_a_layer_imports_only_the_layers_below_it(path):
         assert there != "top", f"{path.name}:{line} imports the package root"
         assert RANK[there] < RANK[here], (
             f"{path.relative_to(PACKAGE)}:{line} imports {target} ({there}), which is not below "
-            f"{here} (catalog < engine < economics, course < planning < cli)")
+            f"{here} (catalog < engine < economics, course, measure < planning < cli)")
 
 
 def test_no_module_imports_another_modules_private_names():
@@ -123,7 +123,7 @@ def test_the_checker_resolves_every_form_of_import():
 def test_each_layer_reexports_its_public_names_and_the_api_is_unchanged():
     import importlib
 
-    for layer in ("catalog", "engine", "economics", "planning", "course"):
+    for layer in ("catalog", "engine", "economics", "planning", "course", "measure"):
         pkg = importlib.import_module(f"mlsyslab.{layer}")
         assert pkg.__doc__ and pkg.__all__
         for name in pkg.__all__:

@@ -1,4 +1,4 @@
-"""One house style for figures, and the roofline, frontier and validation plots.
+"""One house style for figures, and the roofline, frontier, validation and benchmark plots.
 
 Labelled axes with units, log axes where the physics is multiplicative, a colour-blind-safe
 palette (Okabe and Ito), and reusable roofline, frontier and predicted-against-measured plots.
@@ -16,7 +16,7 @@ from ..catalog.models import model as model_spec
 from ..engine.serving import decode_step
 
 __all__ = ["PALETTE", "use_style", "new_axes", "roofline", "decode_breakdown", "frontier",
-           "predicted_vs_measured"]
+           "predicted_vs_measured", "benchmark_sweep", "ratio_bars"]
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -265,3 +265,106 @@ def predicted_vs_measured(compared):
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+_METRIC_LABELS = {"ttft_mean_ms": "mean TTFT", "ttft_p50_ms": "median TTFT", "ttft_p99_ms": "p99 TTFT",
+                  "itl_mean_ms": "mean ITL", "itl_p50_ms": "median ITL", "itl_p99_ms": "p99 ITL",
+                  "output_tok_s": "throughput"}
+
+
+def benchmark_sweep(compared: dict, *, title: str, metrics=("ttft_mean_ms", "itl_mean_ms")):
+    """A benchmark sweep measured (markers) and predicted (one line per model), against clients.
+
+    One panel per metric, log-log; closed-loop points only, fixed lengths filled, spread lengths
+    open.
+
+    Parameters
+    ----------
+    compared : dict
+        A model's name (the legend) to the frame `mlsyslab.measure.compare_to_model` returns for
+        it; every frame holds the same measurements.
+    title : str
+        The figure's title: its finding.
+    metrics : tuple of str
+        Measured columns to plot, one panel each (``ttft_mean_ms``, ``itl_p50_ms``, ...).
+
+    Returns
+    -------
+    matplotlib Figure
+        One panel per metric.
+
+    Examples
+    --------
+    >>> run = ml.stored_measurement()
+    >>> dep = ml.Deployment(run.model, run.host.accelerator(), weights="bf16", kv="bf16")
+    >>> fig = benchmark_sweep({"GPU factors": ml.compare_to_model(run.frame, dep)}, title="A sweep")
+    >>> len(fig.axes)
+    2
+    """
+    fig, axes = plt.subplots(1, len(metrics), figsize=(7.5, 3.7))
+    axes = np.atleast_1d(axes)
+    first = next(iter(compared.values()))
+    for ax, metric in zip(axes, metrics):
+        label = _METRIC_LABELS[metric]
+        new_axes(label[0].upper() + label[1:], "clients (closed loop)",
+                 f"{_METRIC_LABELS[metric]} ({'ms' if metric.endswith('_ms') else 'tokens/s'})",
+                 logx=True, logy=True, ax=ax)
+        rows = first[(first["metric"] == metric) & (first["loop"] == "closed")]
+        for spread, marker, face in ((0.0, "o", None), (0.5, "s", "none")):
+            r = rows[rows["range_ratio"] == spread].sort_values("concurrency")
+            if len(r):
+                ax.plot(r["concurrency"], r["measured"], marker, ms=6, color=PALETTE[7], mfc=face,
+                        label=f"measured, {'fixed' if spread == 0 else 'spread'} lengths", zorder=3)
+        for i, (name, frame) in enumerate(compared.items()):
+            r = frame[(frame["metric"] == metric) & (frame["loop"] == "closed") & (frame["range_ratio"] == 0)]
+            r = r.sort_values("concurrency")
+            ax.plot(r["concurrency"], r["model"], "-", lw=1.8, color=PALETTE[i], label=f"model: {name}")
+        ax.legend(fontsize=7.5, loc="upper left")
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def ratio_bars(compared, *, title: str, metrics=("ttft_mean_ms", "itl_mean_ms", "output_tok_s"),
+               band: float = 0.3):
+    """Model over measured for each point and metric, as bars around 1 with a +-``band`` strip.
+
+    Parameters
+    ----------
+    compared : pandas.DataFrame
+        The frame `mlsyslab.measure.compare_to_model` returns.
+    title : str
+        The figure's title: its finding.
+    metrics : tuple of str
+        Measured columns to show, one bar each per point.
+    band : float
+        The tolerance strip around 1, as a fraction.
+
+    Returns
+    -------
+    matplotlib Axes
+        The bars, one group per point.
+
+    Examples
+    --------
+    >>> run = ml.stored_measurement()
+    >>> dep = ml.Deployment(run.model, run.host.accelerator(), weights="bf16", kv="bf16")
+    >>> ax = ratio_bars(ml.compare_to_model(run.frame, dep), title="Model over measured")
+    >>> ax.get_ylabel()
+    'model / measured'
+    """
+    rows = compared[compared["metric"].isin(metrics)]
+    points = list(dict.fromkeys(rows["point"]))
+    ax = new_axes(title, "", "model / measured")
+    width = 0.8 / len(metrics)
+    x = np.arange(len(points))
+    ax.axhspan(1 - band, 1 + band, color=PALETTE[2], alpha=0.12, label=f"within {band:.0%}")
+    ax.axhline(1.0, color=PALETTE[7], lw=1)
+    for i, metric in enumerate(metrics):
+        r = rows[rows["metric"] == metric].set_index("point").reindex(points)
+        ax.bar(x + (i - (len(metrics) - 1) / 2) * width, r["ratio"], width, color=PALETTE[i],
+               label=_METRIC_LABELS[metric])
+    ax.set_xticks(x, points, rotation=20, ha="right", fontsize=8)
+    ax.set_ylim(0, max(2.0, float(np.nanmax(rows["ratio"])) * 1.1))
+    ax.legend(fontsize=8, ncol=2, loc="upper right")
+    return ax
