@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
-LABS = ["01_two_phases", "02_kv_wall", "03_nine_million_question", "04_routing", "05_under_load", "06_cost_playbook", "07_split_and_spread", "08_capstone"]
+LABS = ["01_two_phases", "02_kv_wall", "03_nine_million_question", "04_routing", "05_under_load", "06_cost_playbook", "07_split_and_spread", "08_capstone", "09_measure_then_model"]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import make_labs  # noqa: E402
@@ -156,6 +156,7 @@ INPUTS = {
     "06_cost_playbook": {"4x", "4 x", "3.2x"},              # the MIG example it quotes
     "07_split_and_spread": {"160ms"},                       # a quoted sentence the lab checks
     "08_capstone": {"40%", "85%", "25 ms", "0.2 GB", "2 GB"},  # quoted advice; exercise inputs
+    "09_measure_then_model": {"50%"},                       # the benchmark's length spread, an input
 }
 RESULT = re.compile(r"(\$\s?\d[\d,.]*\s?[MBk]?|\b\d[\d,.]*\s?%|\b\d[\d,.]*\s?x\b|"
                     r"\b\d[\d,.]*\s?(ms|GB|TB|GiB|tokens/s|GPUs|TFLOP/s|W\b|kW|USD))")
@@ -183,7 +184,7 @@ def test_every_reference_answer_is_a_finite_number(pair):
     for cell in sol.cells:
         for out in cell.get("outputs", []):
             text = out.get("data", {}).get("text/markdown", "")
-            shown += re.findall(r"the model computes \*\*(.+?)\*\*", text)
+            shown += re.findall(r"(?:the model computes|the measurement shows) \*\*(.+?)\*\*", text)
     assert shown, f"{name}: no reveal shows its answer"
     bad = [s for s in shown if "n/a" in s or "nan" in s.lower() or "inf" in s.lower()]
     assert not bad, f"{name}: reveals without a finite answer: {bad}"

@@ -123,7 +123,7 @@ def _solution_answers() -> dict[str, list[str]]:
         nb = nbformat.read(path, as_version=4)
         for c in nb.cells:
             for t in _texts(c):
-                found = re.findall(r"the model (?:computes|says) \*\*(.+?)\*\*", t)
+                found = re.findall(r"(?:the model (?:computes|says)|the measurement shows) \*\*(.+?)\*\*", t)
                 if found:
                     answers.setdefault(c.get("id"), []).extend(found)
     return answers

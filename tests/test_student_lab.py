@@ -19,7 +19,7 @@ def test_first_use_copies_every_lab_and_later_uses_never_overwrite(tmp_path):
     work = tmp_path / "my-labs"
     said = student_lab.prepare(ROOT / "labs", work)
     assert sorted(p.name for p in work.glob("*.ipynb")) == sorted(p.name for p in (ROOT / "labs").glob("*.ipynb"))
-    assert len(said) == 8
+    assert len(said) == len(list((ROOT / "labs").glob("*.ipynb")))
     mine = work / "01_two_phases.ipynb"
     mine.write_text(mine.read_text(encoding="utf-8").replace("my_ttft_ms = ...", "my_ttft_ms = 80"), encoding="utf-8")
     before = mine.read_bytes()

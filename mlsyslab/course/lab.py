@@ -125,6 +125,7 @@ class Reveal:
     problem: str | None = None      # why the guess could not be compared (the answer stays hidden)
     exact: bool = False
     signed: bool = False
+    measured: bool = False          # the answer is a measurement, not the model's
 
     @property
     def ratio(self) -> float | None:
@@ -226,7 +227,8 @@ class Reveal:
                     f"{unit} (or a quantity such as `\"50 ms\"`), run that cell, then run this one. "
                     f"The answer appears once you have predicted.")
         answer = f"{b}{self._show(self.computed)}{b}"
-        line = (f"{self.what}: you guessed {self._show(self.guess)}, the model computes {answer}: "
+        source = "the measurement shows" if self.measured else "the model computes"
+        line = (f"{self.what}: you guessed {self._show(self.guess)}, {source} {answer}: "
                 f"{self._verdict()}.")
         if not self.right:
             slip = self._slip()
@@ -266,7 +268,7 @@ _GUESS_ERRORS = (TypeError, ValueError, AttributeError, pint.UndefinedUnitError,
 
 
 def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: str = "",
-           exact: bool = False, signed: bool = False) -> Reveal:
+           exact: bool = False, signed: bool = False, measured: bool = False) -> Reveal:
     """Compare a guess with the computed answer; the answer is never shown before a guess.
 
     ``guess`` is a number in ``unit``, a quantity, or a string such as ``"50 ms"`` (converted to
@@ -298,6 +300,8 @@ def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: s
         A whole-number answer, judged right or wrong.
     signed : bool
         An answer that may be negative, compared by sign and difference.
+    measured : bool
+        The answer is a measurement (Lab 9: what a real engine printed), and the line says so.
 
     Returns
     -------
@@ -311,7 +315,7 @@ def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: s
     ITL at batch 32: you guessed 50.0 ms, the model computes 7.07 ms: 7.1x too high.
     """
     def hidden(problem=None, comp=float("nan")):
-        return Reveal(what, None, comp, unit, hint, problem, exact, signed)
+        return Reveal(what, None, comp, unit, hint, problem, exact, signed, measured)
 
     if computed is Ellipsis or computed is None:       # an exercise whose answer is still to compute
         if guess is Ellipsis or guess is None:
@@ -338,7 +342,7 @@ def reveal(guess, computed, *, unit: str = "", what: str = "Prediction", hint: s
                       f"write a number above zero", comp)
     if exact and g != round(g):
         return hidden(f"your guess {fmt(g)} is not a whole number, and the answer is one", comp)
-    return Reveal(what, g, comp, unit, hint, None, exact, signed)
+    return Reveal(what, g, comp, unit, hint, None, exact, signed, measured)
 
 
 @dataclass(frozen=True)

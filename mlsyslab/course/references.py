@@ -18,7 +18,7 @@ from ..errors import UnknownNameError, ValueRangeError
 
 __all__ = ["Reference", "references", "reading_list", "LABS"]
 
-LABS = range(1, 9)
+LABS = range(1, 10)
 """The labs a reference may name."""
 
 
@@ -82,7 +82,7 @@ def references(lab: int | None = None, key: str | None = None) -> list[Reference
     Parameters
     ----------
     lab : int, optional
-        A lab number, 1 to 8.
+        A lab number, 1 to 9.
     key : str, optional
         A reference's name in ``references.toml``.
 
@@ -105,7 +105,7 @@ def references(lab: int | None = None, key: str | None = None) -> list[Reference
     if lab is None:
         return list(_REFERENCES.values())
     if isinstance(lab, bool) or not isinstance(lab, int) or lab not in LABS:
-        raise ValueRangeError(f"lab must be a whole number from 1 to 8; got {lab!r}")
+        raise ValueRangeError(f"lab must be a whole number from {LABS[0]} to {LABS[-1]}; got {lab!r}")
     return [r for r in _REFERENCES.values() if lab in r.labs]
 
 
@@ -115,7 +115,7 @@ def reading_list(lab: int) -> str:
     Parameters
     ----------
     lab : int
-        A lab number, 1 to 8.
+        A lab number, 1 to 9.
 
     Returns
     -------

@@ -120,12 +120,16 @@ def measure_this_machine(folder, *, quick: bool = False, threads: int | None = N
     from .server import VLLMServer
     from .sweep import measure_serving
 
+    print("measuring this host's bandwidth and matmul rate ...", flush=True)
     host = measure_host(threads)
+    print(f"  {host}\nwriting the local model into {folder} ...", flush=True)
     model = write_local_model(folder)
+    print("starting vllm serve (about 1.5 minutes the first time: it compiles the model) ...", flush=True)
     s = SWEEP
     lengths = {"prompt_tokens": s["prompt_tokens"], "output_tokens": s["output_tokens"]}
     fixed, spread, rates = ((1, 16), (4,), (1.0,)) if quick else (s["closed_fixed"], s["closed_spread"], s["rates"])
     with VLLMServer(folder) as server:
+        print(f"  up in {server.startup_s:.0f} s; benchmarking with vllm bench serve ...", flush=True)
         frames = [measure_serving(server, concurrency=fixed, **lengths),
                   measure_serving(server, concurrency=spread, range_ratio=s["range_ratio"], **lengths),
                   measure_serving(server, rate=rates, range_ratio=s["range_ratio"],
