@@ -1,16 +1,21 @@
 """The model beside the measurement: the same benchmark predicted, and the few factors refitted.
 
-`compare_to_model` predicts each row of a `measure_serving` frame with the load model (and, with
-``simulate=True``, the step-by-step simulation) for the same protocol: a closed-loop row as the
-`Benchmark` it ran (C clients started together, its lengths, its requests), an open-loop row as
-Poisson arrivals with the lengths' spread (and its throughput over the run as the tool times
-it: the arrivals' span plus the last request's latency). It returns a tidy frame, one row per point and metric,
-with ``measured``, ``model`` (and ``simulated``) and their ratio.
+`compare_to_model` predicts each row of a `measure_serving` frame with the load model (and,
+with ``simulate_too=True``, the step-by-step simulation) for the protocol the row ran:
 
-`fit_efficiency` refits a few `Efficiency` factors to such a frame by least squares on the log
-ratios of mean TTFT, median and mean ITL (the median is a decode step alone) and output throughput (scipy's ``least_squares``), with a weak pull
-toward the starting factors so that a direction the data cannot see (a single model size cannot
-tell a slower memory read from a fixed cost per step) stays where it started instead of drifting.
+- a closed-loop row as its `Benchmark` (C clients started together, its lengths, its requests);
+- an open-loop row as Poisson arrivals with the lengths' spread (CV ``r / sqrt(3)`` for vLLM's
+  uniform ``[L(1 - r), L(1 + r)]``), and its throughput over the run as the tool times it:
+  ``N x output / (N / rate + e2e)``, the arrivals' span plus the last request's latency.
+
+It returns a tidy frame, one row per point and metric, with ``measured``, ``model`` (and
+``simulated``) and their ratio.
+
+`fit_efficiency` refits a few `Efficiency` factors to such a frame by least squares (scipy's
+``least_squares``) on the log ratios of mean TTFT, median ITL (a decode step alone), mean ITL
+and output throughput, with a weak pull toward the starting factors: in a direction the data
+cannot see (one model size cannot tell a slower weight read from a fixed cost per step) the
+start decides, instead of the fit drifting.
 """
 
 from __future__ import annotations
