@@ -92,29 +92,25 @@ def _plans():
     ]
 
 
-def test_vllms_own_parser_accepts_the_commands_plan_prints():
-    _require_engine()
-    plans = _plans()
-    commands = [p.launch("vllm") for p in plans]
-    results = check_vllm_commands(commands + [commands[0].replace("--max-num-seqs", "--max-num-sequences")])
-    for p, r in zip(plans, results[:-1]):
-        assert r["ok"], r.get("error")
-        a, b = r["args"], p.best
-        assert a["tensor_parallel_size"] == int(b["tp"]) and a["max_num_seqs"] == int(b["batch_limit"])
-        assert a["max_num_batched_tokens"] == int(b["max_batched_tokens"])
-        assert a["max_model_len"] == p.context_length()
-    assert not results[-1]["ok"] and "unrecognized arguments" in results[-1]["error"]
+# per engine: its checker, what it calls the plan's tp, batch cap, token budget and context length,
+# and a command it must refuse (an unknown flag for vLLM, a KV dtype SGLang does not have)
+PARSERS = {
+    "vllm": (check_vllm_commands, ("tensor_parallel_size", "max_num_seqs", "max_num_batched_tokens", "max_model_len"),
+             ("--max-num-seqs", "--max-num-sequences"), "unrecognized arguments"),
+    "sglang": (check_sglang_commands, ("tp_size", "max_running_requests", "chunked_prefill_size", "context_length"),
+               ("--kv-cache-dtype fp8_e4m3", "--kv-cache-dtype fp7"), "invalid choice"),
+}
 
 
-def test_sglangs_own_parser_accepts_the_commands_plan_prints():
+@pytest.mark.parametrize("engine", sorted(PARSERS))
+def test_the_engines_own_parser_accepts_the_commands_plan_prints(engine):
     _require_engine()
+    check, names, (good, bad), refusal = PARSERS[engine]
     plans = _plans()
-    commands = [p.launch("sglang") for p in plans]
-    results = check_sglang_commands(commands + [commands[0].replace("--kv-cache-dtype fp8_e4m3", "--kv-cache-dtype fp7")])
+    commands = [p.launch(engine) for p in plans]
+    results = check(commands + [commands[0].replace(good, bad)])
     for p, r in zip(plans, results[:-1]):
         assert r["ok"], r.get("error")
-        a, b = r["args"], p.best
-        assert a["tp_size"] == int(b["tp"]) and a["max_running_requests"] == int(b["batch_limit"])
-        assert a["chunked_prefill_size"] == int(b["max_batched_tokens"])
-        assert a["context_length"] == p.context_length()
-    assert not results[-1]["ok"] and "invalid choice" in results[-1]["error"]
+        want = (int(p.best["tp"]), int(p.best["batch_limit"]), int(p.best["max_batched_tokens"]), p.context_length())
+        assert tuple(r["args"][n] for n in names) == want
+    assert not results[-1]["ok"] and refusal in results[-1]["error"]
