@@ -147,3 +147,17 @@ def test_a_host_measured_with_numpy_is_an_accelerator_without_a_known_power():
         hw.board_power_w()
     with pytest.raises(ml.ValueRangeError, match="threads"):
         ml.measure_host(threads=0)
+
+
+def test_a_failed_point_is_named_and_comparisons_still_concatenate(stored):
+    import pandas as pd
+
+    dep = ml.Deployment(stored.model, stored.host.accelerator(), weights="bf16", kv="bf16",
+                        efficiency=stored.host.efficiency())
+    f = stored.frame.iloc[:2].copy()
+    f.loc[f.index[1], "error"] = "stopped after 240 s"
+    c = compare_to_model(f, dep)
+    assert set(c["point"]) == {"C=1, fixed"}
+    assert c.attrs["failed"] == ["C=2, fixed: stopped after 240 s"]
+    both = pd.concat([c, compare_to_model(stored.frame.iloc[2:3], dep)])
+    assert len(both) == 2 * len(c)

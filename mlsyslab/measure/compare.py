@@ -61,6 +61,15 @@ def _predict(result, col, row=None):
     return float(np.asarray(result.stat(metric, stat))) * scale
 
 
+def _split_failed(measured):
+    """The rows that measured something, and "label: error" for each that did not (plain strings,
+    so that frames carrying them in ``attrs`` still concatenate)."""
+    if "error" not in measured:
+        return measured, []
+    bad = measured["error"].fillna("").astype(str) != ""
+    return measured[~bad], [f"{_label(r)}: {r['error']}" for _, r in measured[bad].iterrows()]
+
+
 def _label(row) -> str:
     where = f"C={int(row['concurrency'])}" if row["loop"] == "closed" else f"{float(row['rate']):g} req/s"
     spread = "fixed" if float(row["range_ratio"]) == 0 else f"\u00b1{float(row['range_ratio']):.0%}"
@@ -84,8 +93,8 @@ def compare_to_model(measured: pd.DataFrame, deployment: Deployment, *, simulate
     Parameters
     ----------
     measured : DataFrame
-        From `measure_serving` (rows with an ``error`` are left out of the comparison and kept in
-        the frame's ``attrs["failed"]``).
+        From `measure_serving` (rows with an ``error`` are left out of the comparison and named,
+        with their errors, in the frame's ``attrs["failed"]``).
     deployment : Deployment
         The model, this host's `Accelerator` (`HostMeasurement.accelerator`), the precision and
         the efficiency factors to predict with.
@@ -115,7 +124,7 @@ def compare_to_model(measured: pd.DataFrame, deployment: Deployment, *, simulate
     if not isinstance(deployment, Deployment):
         raise ValueRangeError(f"deployment must be a Deployment; got {type(deployment).__name__}")
     mb, mbt = _limits(measured, max_batch, max_batched_tokens)
-    ok = measured[measured["error"].fillna("") == ""] if "error" in measured else measured
+    ok, failed = _split_failed(measured)
     rows = []
     for _, row in ok.iterrows():
         res = _model_of(row, deployment, mb, mbt, load)
@@ -132,8 +141,7 @@ def compare_to_model(measured: pd.DataFrame, deployment: Deployment, *, simulate
                 out["sim_ratio"] = out["simulated"] / out["measured"] if out["measured"] > 0 else np.nan
             rows.append(out)
     frame = pd.DataFrame(rows)
-    frame.attrs.update(measured.attrs, failed=measured[measured.get("error", "").fillna("") != ""]
-                       if "error" in measured else measured.iloc[:0])
+    frame.attrs.update(measured.attrs, failed=failed)
     return frame
 
 
@@ -187,7 +195,7 @@ def fit_efficiency(measured: pd.DataFrame, deployment: Deployment, *,
         if n not in valid or n == "kv_bandwidth":
             raise ValueRangeError(f"cannot fit {n!r}: choose from {', '.join(sorted(valid - {'kv_bandwidth'}))}")
     mb, mbt = _limits(measured, max_batch, max_batched_tokens)
-    ok = measured[measured["error"].fillna("") == ""] if "error" in measured else measured
+    ok, failed = _split_failed(measured)
     if ok.empty:
         raise ValueRangeError("no measured point without an error to fit")
 

@@ -6,9 +6,10 @@ random weights reads the same bytes and does the same FLOPs as a trained one, an
 (no download, nothing gated) is a faithful subject for measuring an engine, and
 `Model.from_hf_config` reads the very ``config.json`` vLLM serves.
 
-`LOCAL_MODEL` is sized for a laptop's CPU: about 88 M parameters (176 MB in bf16), so a decode step
-reads far more than any cache holds and is bandwidth-bound (about 7 ms at 25 GB/s), while a
-256-token prompt is a fraction of a second of matmuls; 12 layers, grouped-query attention (12
+`LOCAL_MODEL` is sized for a laptop's CPU: its 16-bit weights are several times any processor
+cache, so a decode step streams them from memory and is bandwidth-bound, while a few-hundred-token
+prompt is a fraction of a second of matmuls (`Model.from_hf_config` gives its parameter count and
+`Deployment` its bytes); 12 layers, grouped-query attention (12
 query and 4 KV heads of 64), a SwiGLU MLP of 2,048 and an 8,192-token vocabulary.
 """
 
